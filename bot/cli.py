@@ -1,0 +1,154 @@
+"""The `twelve-review` command: review a diff locally, list and explain rules.
+
+Exit codes: 0 clean (below --fail-on), 1 findings at or above --fail-on,
+2 bad input (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot import __version__
+from bot.config import CONFIG_PATH, ConfigError, FailOn, RepoConfig, load_config
+from bot.diff import ChangedFile, DiffError, parse_diff
+from bot.engine import review_files
+from bot.gitsource import GitError, diff_from_git, repo_root
+from bot.output import FORMATS
+from bot.ruledocs import explain_factor, explain_rule, rules_json, rules_markdown, rules_text
+from bot.rules.registry import BY_CODE
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="twelve-review",
+        description="Review changes against the Twelve-Factor App methodology.",
+    )
+    parser.add_argument("--version", action="version", version=f"twelve-review {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    review = sub.add_parser("review", help="review a diff or a git range")
+    source = review.add_mutually_exclusive_group()
+    source.add_argument("--diff", metavar="FILE", help="unified diff to review ('-' for stdin)")
+    source.add_argument(
+        "--base",
+        metavar="REF",
+        help="review the working tree (or --head) against the merge base with REF "
+        "(default: HEAD, i.e. uncommitted changes)",
+    )
+    review.add_argument(
+        "--head", metavar="REF", help="with --base: the revision to review instead of the work tree"
+    )
+    review.add_argument("--format", choices=sorted(FORMATS), default="text")
+    review.add_argument(
+        "--no-llm",
+        action="store_true",
+        help="rules only (the local CLI never calls an LLM today; accepted for compatibility)",
+    )
+    review.add_argument(
+        "--fail-on",
+        choices=[f.value for f in FailOn],
+        default=None,
+        help="exit 1 when a finding at or above this severity exists (default: config, else error)",
+    )
+    review.add_argument(
+        "--config", metavar="FILE", help=f"config file (default: {CONFIG_PATH} in the repository)"
+    )
+    review.add_argument("--repo", metavar="DIR", default=".", help="git repository (default: .)")
+
+    rules = sub.add_parser("rules", help="list every rule")
+    rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+    explain = sub.add_parser("explain", help="show a rule's documentation, or a factor's rules")
+    explain.add_argument("target", help="a rule id (TF0301) or a factor number (3)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "review":
+            return _review(args, sys.stdout)
+        if args.command == "rules":
+            sys.stdout.write(_RULE_LISTINGS[args.format]())
+            return 0
+        sys.stdout.write(_explain(args.target))
+        return 0
+    except (UsageError, DiffError, GitError, ConfigError) as exc:
+        print(f"twelve-review: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `twelve-review review | head` is fine
+        sys.stderr.close()
+        return 0
+
+
+_RULE_LISTINGS = {"text": rules_text, "json": rules_json, "markdown": rules_markdown}
+
+
+def _explain(target: str) -> str:
+    key = target.strip().upper()
+    if key in BY_CODE:
+        return explain_rule(BY_CODE[key])
+    if key.isdigit() and 1 <= int(key) <= 12:
+        return explain_factor(int(key))
+    raise UsageError(f"no rule or factor {target!r} (try `twelve-review rules`)")
+
+
+def _review(args: argparse.Namespace, out: TextIO) -> int:
+    if args.head and not args.base:
+        raise UsageError("--head needs --base")
+    repo = Path(args.repo)
+    repo_files: frozenset[str] | None = None
+    if args.diff is not None:
+        files = _read_diff(args.diff)
+    else:
+        # No source given: review uncommitted changes against HEAD.
+        git = diff_from_git(repo, args.base or "HEAD", args.head)
+        files, repo_files = git.files, git.repo_files
+    config = _load_config(args.config, repo)
+    result = review_files(files, config, repo_files=repo_files)
+    color = args.format == "text" and out.isatty() and "NO_COLOR" not in os.environ
+    out.write(FORMATS[args.format](result, color))
+    fail_on = FailOn(args.fail_on) if args.fail_on else config.fail_on
+    return 1 if any(fail_on.fails(f.severity) for f in result.findings) else 0
+
+
+def _read_diff(name: str) -> list[ChangedFile]:
+    if name == "-":
+        return parse_diff(sys.stdin.buffer.read())
+    try:
+        return parse_diff(Path(name).read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def _load_config(explicit: str | None, repo: Path) -> RepoConfig:
+    known = BY_CODE.keys()
+    if explicit:
+        return load_config(explicit, known)
+    try:
+        root = repo_root(repo)
+    except GitError:
+        root = repo
+    default = root / CONFIG_PATH
+    return load_config(default, known) if default.is_file() else RepoConfig()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The JSON report: a documented, stable object (see README, "JSON output").
+
+    {"version": 1,
+     "tool": {"name": "twelve-review", "version": "..."},
+     "findings": [Finding, ...],
+     "summary": {...}}
+
+`version` changes only when a field is removed or changes meaning; new fields
+may be added within a version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import __version__
+from bot.engine import ReviewResult
+
+__all__ = ["REPORT_VERSION", "render", "report"]
+
+REPORT_VERSION = 1
+
+
+def summary(result: ReviewResult) -> dict[str, Any]:
+    return {
+        "files_reviewed": len(result.reviewed),
+        "files_skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "findings": len(result.findings),
+        "by_severity": result.counts_by_severity(),
+        "by_factor": {str(k): v for k, v in result.counts_by_factor().items()},
+        "suppressed": [
+            {
+                "rule": s.finding.rule,
+                "path": s.finding.path,
+                "line": s.finding.line,
+                "reason": s.reason,
+            }
+            for s in result.suppressed
+        ],
+    }
+
+
+def report(result: ReviewResult) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        "tool": {"name": "twelve-review", "version": __version__},
+        "findings": [f.model_dump(mode="json") for f in result.findings],
+        "summary": summary(result),
+    }
+
+
+def render(result: ReviewResult, color: bool = False) -> str:
+    return json.dumps(report(result), indent=2, ensure_ascii=False) + "\n"

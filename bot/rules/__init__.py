@@ -1,0 +1,1 @@
+"""Heuristic rules, one module per factor; `bot.rules.registry` lists them all."""

@@ -1,0 +1,172 @@
+"""What a rule is, and what it is given to look at.
+
+A rule is a small class with an id, a factor, a default severity, the kinds of
+file it reads, and a docstring in four sections (What it does / Why it matters
+/ Example / Use instead). The engine hands it one changed file at a time; it
+yields `Hit`s on added lines. The engine turns hits into findings (fingerprints,
+severity overrides, suppressions), so rules stay small.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar
+
+from bot.diff import ChangedFile, Line
+from bot.filetypes import FileKind, comment_prefixes
+from bot.findings import Severity
+
+__all__ = ["DOC_SECTIONS", "FileUnderReview", "Hit", "LineRule", "Rule", "RuleDoc"]
+
+DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a rule fires. Anything left None takes the rule's default."""
+
+    line: int
+    message: str | None = None
+    end_line: int | None = None
+    suggestion: str | None = None
+    severity: Severity | None = None
+
+
+@dataclass(eq=False)
+class FileUnderReview:
+    """One changed file as a rule sees it.
+
+    `repo_files` is the set of paths in the new revision when the caller knows
+    it (a git checkout), else None: rules that need it must stay quiet without it.
+    """
+
+    file: ChangedFile
+    kinds: frozenset[FileKind]
+    repo_files: frozenset[str] | None = None
+    _comment_prefixes: tuple[str, ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._comment_prefixes = comment_prefixes(self.kinds)
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    def added_lines(self) -> Iterator[Line]:
+        """Every line the diff adds."""
+        return self.file.added_lines
+
+    def code_lines(self) -> Iterator[Line]:
+        """Added lines that are not blank and not whole-line comments."""
+        prefixes = self._comment_prefixes
+        for line in self.file.added_lines:
+            stripped = line.text.lstrip()
+            if not stripped or (prefixes and stripped.startswith(prefixes)):
+                continue
+            yield line
+
+    @cached_property
+    def text(self) -> str:
+        """All that is known of the new file (the whole file, or the hunks' right side)."""
+        return self.file.context_text()
+
+    def line_text(self, number: int) -> str | None:
+        return self.file.line_text(number)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDoc:
+    """A rule's docstring, split into its sections."""
+
+    title: str
+    sections: dict[str, str]
+
+    @classmethod
+    def parse(cls, docstring: str | None) -> RuleDoc:
+        text = _dedent(docstring or "")
+        title, _, rest = text.partition("\n")
+        sections: dict[str, str] = {}
+        current: str | None = None
+        body: list[str] = []
+        for raw in rest.splitlines():
+            heading = re.fullmatch(r"##\s+(.+?)\s*", raw)
+            if heading:
+                if current is not None:
+                    sections[current] = "\n".join(body).strip()
+                current, body = heading.group(1), []
+            elif current is not None:
+                body.append(raw)
+        if current is not None:
+            sections[current] = "\n".join(body).strip()
+        return cls(title=title.strip(), sections=sections)
+
+    def paragraph(self, section: str) -> str:
+        """The section's first paragraph, joined onto one line."""
+        first = self.sections.get(section, "").split("\n\n", 1)[0]
+        return " ".join(first.split())
+
+
+def _dedent(text: str) -> str:
+    lines = text.expandtabs().splitlines()
+    if not lines:
+        return ""
+    indents = [len(x) - len(x.lstrip()) for x in lines[1:] if x.strip()]
+    cut = min(indents) if indents else 0
+    return "\n".join([lines[0].strip(), *(x[cut:] for x in lines[1:])])
+
+
+_DOCS: dict[type[Rule], RuleDoc] = {}
+
+
+class Rule:
+    """Base class of every heuristic rule. Subclasses set the class attributes."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, e.g. "hardcoded-secret"
+    factor: ClassVar[int]
+    severity: ClassVar[Severity]
+    kinds: ClassVar[frozenset[FileKind]]
+    message: ClassVar[str]  # the default one-sentence message
+    status: ClassVar[str] = "stable"
+
+    @classmethod
+    def doc(cls) -> RuleDoc:
+        cached = _DOCS.get(cls)
+        if cached is None:
+            cached = _DOCS[cls] = RuleDoc.parse(cls.__doc__)
+        return cached
+
+    @classmethod
+    def rationale(cls) -> str:
+        """Why it matters, taken from the docstring so docs and output agree."""
+        return cls.doc().paragraph("Why it matters")
+
+    def check(self, f: FileUnderReview) -> Iterable[Hit]:
+        raise NotImplementedError
+
+
+class LineRule(Rule):
+    """A rule that looks at each added code line on its own.
+
+    Set `pattern`; override `check_match` to add conditions or a custom message.
+    Comment lines are skipped unless `include_comments` is set.
+    """
+
+    pattern: ClassVar[re.Pattern[str]]
+    include_comments: ClassVar[bool] = False
+
+    def check(self, f: FileUnderReview) -> Iterator[Hit]:
+        lines = f.added_lines() if self.include_comments else f.code_lines()
+        search = self.pattern.search
+        for line in lines:
+            match = search(line.text)
+            if match is not None:
+                hit = self.check_match(f, line, match)
+                if hit is not None:
+                    yield hit
+
+    def check_match(self, f: FileUnderReview, line: Line, match: re.Match[str]) -> Hit | None:
+        return Hit(line.number)
