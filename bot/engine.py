@@ -18,7 +18,7 @@ from bot.rules.base import FileUnderReview, Hit, Rule
 from bot.rules.registry import ALL_RULES
 from bot.suppression import find_suppression
 
-__all__ = ["ReviewResult", "SkippedFile", "SuppressedFinding", "review_files"]
+__all__ = ["FoldedFinding", "ReviewResult", "SkippedFile", "SuppressedFinding", "review_files"]
 
 # Enough of a file to recognise a Kubernetes manifest or a shebang.
 _CLASSIFY_SAMPLE = 8192
@@ -36,10 +36,19 @@ class SuppressedFinding:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedFinding:
+    """A finding dropped because a more severe one sits on the same line."""
+
+    finding: Finding
+    into: str  # the rule id kept on that line
+
+
 @dataclass
 class ReviewResult:
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[SuppressedFinding] = field(default_factory=list)
+    folded: list[FoldedFinding] = field(default_factory=list)
     reviewed: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
 
@@ -74,12 +83,31 @@ def review_files(
         result.reviewed.append(changed.path)
         subject = FileUnderReview(changed, kinds, repo_files)
         for rule in active:
-            if rule.kinds & kinds:
+            if not rule.kinds & kinds:
+                continue
+            if rule.trigger is None or rule.trigger.search(subject.added_text):
                 occurrences: Counter[str] = Counter()
                 for hit in sorted(rule.check(subject), key=lambda h: h.line):
                     _record(result, config, rule, changed, hit, occurrences)
-    result.findings.sort(key=Finding.sort_key)
+    _fold_same_line(result)
     return result
+
+
+def _fold_same_line(result: ReviewResult) -> None:
+    """Keep one finding per line: two comments on one line is noise.
+
+    The most severe wins; among equals, the lowest rule id. Fixing the kept
+    finding usually fixes the others (a literal DSN is both a secret and a
+    fixed host), and the folded ones stay in the summary.
+    """
+    kept: dict[tuple[str, int], Finding] = {}
+    for finding in sorted(result.findings, key=lambda f: (-f.severity.rank, f.rule)):
+        where = (finding.path, finding.line)
+        if where in kept:
+            result.folded.append(FoldedFinding(finding, kept[where].rule))
+        else:
+            kept[where] = finding
+    result.findings = sorted(kept.values(), key=Finding.sort_key)
 
 
 def _skip_reason(changed: ChangedFile, config: RepoConfig) -> str | None:

@@ -91,6 +91,9 @@ _BY_NAME: dict[str, tuple[FileKind, ...]] = {
     "supervisord.conf": (FileKind.SUPERVISOR, FileKind.INI),
     ".env": (FileKind.ENV,),
     "docker-entrypoint.sh": (FileKind.SHELL,),
+    "go.mod": (FileKind.GO,),  # `replace` and `use` directives; `//` comments
+    "go.work": (FileKind.GO,),
+    "config.ru": (FileKind.RUBY,),
 }
 
 _COMPOSE_NAME = re.compile(r"^(docker-)?compose([.-][\w.-]+)?\.ya?ml$")
@@ -123,7 +126,7 @@ def classify(path: str, sample: str = "") -> frozenset[FileKind]:
         kinds = {FileKind.DOCKERFILE}
     if _ENV_NAME.match(name):
         kinds = {FileKind.ENV}
-    if _REQUIREMENTS_NAME.match(name):
+    if _REQUIREMENTS_NAME.match(name) or (parts[-1:] == ["requirements"] and suffix == ".txt"):
         kinds = {FileKind.REQUIREMENTS}
     if _LOGGING_NAME.match(name):
         kinds.add(FileKind.LOGGING_CONFIG)
@@ -184,9 +187,13 @@ def is_non_production(path: str) -> str | None:
         return "example"
     if any(d in _DOC_DIRS for d in parts):
         return "docs"
-    if p.suffix.lower() in _DOC_SUFFIXES and not _REQUIREMENTS_NAME.match(name.lower()):
+    if p.suffix.lower() in _DOC_SUFFIXES and not _is_requirements(p):
         return "docs"
     return None
+
+
+def _is_requirements(p: PurePosixPath) -> bool:
+    return bool(_REQUIREMENTS_NAME.match(p.name.lower())) or p.parent.name == "requirements"
 
 
 _COMMENTS: dict[FileKind, tuple[str, ...]] = {

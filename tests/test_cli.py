@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +20,17 @@ SCRIPT = Path(sys.executable).parent / "twelve-review"
 LOG_LINE = 'handler = logging.FileHandler("app.log")'
 
 
-def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(SCRIPT), *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -47,16 +57,25 @@ def test_review_branch_against_base_text(branch_repo: GitRepo) -> None:
 
 
 def test_fail_on_sets_the_exit_code(branch_repo: GitRepo) -> None:
-    assert run("review", "--base", "main", "--fail-on", "warning", cwd=branch_repo.root).returncode == 1
-    assert run("review", "--base", "main", "--fail-on", "never", cwd=branch_repo.root).returncode == 0
+    assert (
+        run("review", "--base", "main", "--fail-on", "warning", cwd=branch_repo.root).returncode
+        == 1
+    )
+    assert (
+        run("review", "--base", "main", "--fail-on", "never", cwd=branch_repo.root).returncode == 0
+    )
 
 
 def test_working_tree_is_reviewed_by_default_and_head_pins_a_commit(branch_repo: GitRepo) -> None:
     branch_repo.write("app/more.py", f"import logging\n{LOG_LINE}\n")
     branch_repo.git("add", "-N", "app/more.py")  # visible to git diff, not committed
-    tree = json.loads(run("review", "--base", "main", "--format", "json", cwd=branch_repo.root).stdout)
+    tree = json.loads(
+        run("review", "--base", "main", "--format", "json", cwd=branch_repo.root).stdout
+    )
     assert {f["path"] for f in tree["findings"]} == {"app/log.py", "app/more.py"}
-    pinned = run("review", "--base", "main", "--head", "feature", "--format", "json", cwd=branch_repo.root)
+    pinned = run(
+        "review", "--base", "main", "--head", "feature", "--format", "json", cwd=branch_repo.root
+    )
     assert {f["path"] for f in json.loads(pinned.stdout)["findings"]} == {"app/log.py"}
 
 
@@ -143,7 +162,9 @@ def test_repo_config_is_read_and_can_be_overridden(branch_repo: GitRepo, tmp_pat
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(branch_repo: GitRepo, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    branch_repo: GitRepo, args: list[str], message: str
+) -> None:
     done = run(*args, cwd=branch_repo.root)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
@@ -187,3 +208,32 @@ def test_python_dash_m_bot_runs_the_cli() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("twelve-review ")
+
+
+def test_text_is_coloured_on_a_tty_unless_no_color(branch_repo: GitRepo) -> None:
+    def on_tty(extra_env: dict[str, str]) -> str:
+        leader, follower = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | extra_env
+        proc = subprocess.Popen(
+            [str(SCRIPT), "review", "--base", "main"],
+            cwd=branch_repo.root,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(follower)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=60)
+        os.close(leader)
+        return b"".join(chunks).decode()
+
+    assert "\x1b[33mwarning" in on_tty({})
+    assert "\x1b[" not in on_tty({"NO_COLOR": "1"})

@@ -19,7 +19,12 @@ LOG_LINE = 'handler = logging.FileHandler("app.log")'
 def test_rule_fires_with_its_metadata() -> None:
     result = review_text("app/log.py", f"import logging\n{LOG_LINE}\n")
     (finding,) = result.findings
-    assert (finding.rule, finding.factor, finding.path, finding.line) == ("TF1101", 11, "app/log.py", 2)
+    assert (finding.rule, finding.factor, finding.path, finding.line) == (
+        "TF1101",
+        11,
+        "app/log.py",
+        2,
+    )
     assert finding.severity is Severity.WARNING
     assert finding.source == "rule"
     assert "stdout" in finding.rationale
@@ -62,7 +67,9 @@ def test_config_disables_overrides_and_excludes() -> None:
     text = f"import logging\n{LOG_LINE}\n"
     assert review_text("a.py", text, parse_config("rules: {disable: [TF1101]}")).findings == []
     assert review_text("a.py", text, parse_config("factors: {disable: [11]}")).findings == []
-    (found,) = review_text("a.py", text, parse_config("rules: {severity: {TF1101: error}}")).findings
+    (found,) = review_text(
+        "a.py", text, parse_config("rules: {severity: {TF1101: error}}")
+    ).findings
     assert found.severity is Severity.ERROR
     excluded = review_text("gen/a.py", text, parse_config("paths: {exclude: ['gen/**']}"))
     assert excluded.findings == []

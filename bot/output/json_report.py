@@ -38,6 +38,10 @@ def summary(result: ReviewResult) -> dict[str, Any]:
             }
             for s in result.suppressed
         ],
+        "folded": [
+            {"rule": x.finding.rule, "path": x.finding.path, "line": x.finding.line, "into": x.into}
+            for x in result.folded
+        ],
     }
 
 

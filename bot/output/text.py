@@ -48,4 +48,6 @@ def _summary_line(result: ReviewResult) -> str:
         line += f"; {len(result.skipped)} skipped ({detail})"
     if result.suppressed:
         line += f"; {len(result.suppressed)} suppressed inline"
+    if result.folded:
+        line += f"; {len(result.folded)} folded into another finding on the same line"
     return line + "."

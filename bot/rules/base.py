@@ -55,18 +55,43 @@ class FileUnderReview:
     def path(self) -> str:
         return self.file.path
 
+    @cached_property
+    def _added(self) -> tuple[Line, ...]:
+        return tuple(self.file.added_lines)
+
+    @cached_property
+    def _code(self) -> tuple[Line, ...]:
+        prefixes = self._comment_prefixes
+        return tuple(
+            line
+            for line in self._added
+            if (stripped := line.text.lstrip()) and not (prefixes and stripped.startswith(prefixes))
+        )
+
     def added_lines(self) -> Iterator[Line]:
         """Every line the diff adds."""
-        return self.file.added_lines
+        return iter(self._added)
 
     def code_lines(self) -> Iterator[Line]:
         """Added lines that are not blank and not whole-line comments."""
-        prefixes = self._comment_prefixes
-        for line in self.file.added_lines:
-            stripped = line.text.lstrip()
-            if not stripped or (prefixes and stripped.startswith(prefixes)):
-                continue
-            yield line
+        return iter(self._code)
+
+    @cached_property
+    def added_text(self) -> str:
+        """The added lines joined by newlines: what a rule's `trigger` is searched in."""
+        return "\n".join(line.text for line in self._added)
+
+    def known_lines(self) -> list[Line]:
+        """Every new-file line known: the whole file, or the right side of each hunk."""
+        content = self.file.new_content
+        if content is not None:
+            return [Line(number, text) for number, text in enumerate(content, start=1)]
+        return [
+            Line(hl.new_number, hl.text)
+            for hunk in self.file.hunks
+            for hl in hunk.lines
+            if hl.new_number is not None
+        ]
 
     @cached_property
     def text(self) -> str:
@@ -131,6 +156,9 @@ class Rule:
     kinds: ClassVar[frozenset[FileKind]]
     message: ClassVar[str]  # the default one-sentence message
     status: ClassVar[str] = "stable"
+    # A cheap regex that must match somewhere in the added lines for the rule to
+    # have anything to say; the engine skips the rule on files where it cannot.
+    trigger: ClassVar[re.Pattern[str] | None] = None
 
     @classmethod
     def doc(cls) -> RuleDoc:
@@ -157,6 +185,13 @@ class LineRule(Rule):
 
     pattern: ClassVar[re.Pattern[str]]
     include_comments: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # A line rule fires only where its pattern matches a line, so the pattern
+        # (per line, hence MULTILINE) is a safe trigger unless `check` is replaced.
+        if "pattern" in vars(cls) and "trigger" not in vars(cls) and cls.check is LineRule.check:
+            cls.trigger = re.compile(cls.pattern.pattern, cls.pattern.flags | re.MULTILINE)
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         lines = f.added_lines() if self.include_comments else f.code_lines()

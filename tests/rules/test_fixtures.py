@@ -5,7 +5,9 @@ path the file is reviewed under, so `TF0301/app/settings.py` is reviewed as
 `app/settings.py`. A line holding `ruleid: <CODE>` marks the next line as one
 that must fire; `ok: <CODE>` marks the next line as a look-alike that must not.
 Any other line that fires is a failure too. Files without comments (JSON) use a
-sidecar `<file>.expected.json`: {"lines": [...]}. A `<name>.diff` fixture is
+sidecar `<file>.expected.json`: {"lines": [...]}. A sidecar
+`<file>.repo_files.json` (a list of paths) reviews the file as part of a
+repository holding those paths, for rules that look at the file list. A `<name>.diff` fixture is
 reviewed as a diff, with `<name>.diff.expected.json`: {"hits": [[path, line], ...]}.
 """
 
@@ -18,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot.diff import parse_diff
-from bot.engine import review_files
+from bot.engine import ReviewResult, review_files
+from bot.findings import Finding
 from bot.rules.registry import ALL_RULES
 from tests.helpers import added_file_diff
 
@@ -26,10 +29,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 _MARK = re.compile(r"\b(ruleid|ok):\s*(TF\d{4})\b")
 
 
+_SIDECARS = (".expected.json", ".repo_files.json")
+
+
 def _fixture_files() -> list[Path]:
-    return sorted(
-        p for p in FIXTURES.rglob("*") if p.is_file() and not p.name.endswith(".expected.json")
-    )
+    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and not p.name.endswith(_SIDECARS))
+
+
+def _repo_files(path: Path, virtual: str) -> frozenset[str] | None:
+    sidecar = path.with_name(path.name + ".repo_files.json")
+    if not sidecar.exists():
+        return None
+    return frozenset([*json.loads(sidecar.read_text()), virtual])
 
 
 def _expected_and_ok(path: Path, code: str, text: str) -> tuple[set[int], set[int]]:
@@ -50,6 +61,11 @@ def _expected_and_ok(path: Path, code: str, text: str) -> tuple[set[int], set[in
     return expected, ok
 
 
+def _fired(result: ReviewResult) -> list[Finding]:
+    """Where rules fired, including findings folded into another on the same line."""
+    return [*result.findings, *(x.finding for x in result.folded)]
+
+
 def _case_id(path: Path) -> str:
     return str(path.relative_to(FIXTURES))
 
@@ -63,11 +79,13 @@ def test_fixture(path: Path) -> None:
         hits = json.loads(path.with_name(path.name + ".expected.json").read_text())["hits"]
         expected_hits = {(p, n) for p, n in hits}
         result = review_files(parse_diff(text))
-        assert {(f.path, f.line) for f in result.findings if f.rule == code} == expected_hits
+        assert {(f.path, f.line) for f in _fired(result) if f.rule == code} == expected_hits
         return
     expected, ok = _expected_and_ok(path, code, text)
-    result = review_files(parse_diff(added_file_diff(virtual, text)))
-    fired = {f.line for f in result.findings if f.rule == code}
+    result = review_files(
+        parse_diff(added_file_diff(virtual, text)), repo_files=_repo_files(path, virtual)
+    )
+    fired = {f.line for f in _fired(result) if f.rule == code}
     assert fired == expected, (
         f"{code} on {virtual}: fired {sorted(fired)}, expected {sorted(expected)}"
     )
@@ -78,7 +96,7 @@ def _cases_for(code: str) -> tuple[int, int]:
     """(positive, negative) fixture cases of a rule."""
     positive = negative = 0
     for path in (FIXTURES / code).rglob("*"):
-        if not path.is_file() or path.name.endswith(".expected.json"):
+        if not path.is_file() or path.name.endswith(_SIDECARS):
             continue
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".diff":
