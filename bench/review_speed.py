@@ -1,6 +1,7 @@
 """Benchmark: review a large synthetic diff with every rule (run by hand, not a test).
 
     uv run python bench/review_speed.py                  # 50,000 lines in 1,000 files
+    uv run python bench/review_speed.py --jobs 2         # the same on two worker processes
     uv run python bench/review_speed.py --write big.diff # also save the diff, for the CLI:
     farm-bench -- uv run twelve-review review --diff big.diff --format json
 
@@ -124,11 +125,11 @@ def make_diff(total_lines: int, files: int, seed: int = 12) -> str:
     return "".join(parts)
 
 
-def measure(diff: str) -> tuple[float, float, int]:
+def measure(diff: str, jobs: int) -> tuple[float, float, int]:
     start = time.perf_counter()
     files = parse_diff(diff)
     parsed = time.perf_counter()
-    result = review_files(files)
+    result = review_files(files, jobs=jobs)
     done = time.perf_counter()
     return parsed - start, done - parsed, len(result.findings)
 
@@ -138,6 +139,9 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=50_000)
     parser.add_argument("--files", type=int, default=1_000)
     parser.add_argument("--write", type=Path, help="save the full diff here")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="worker processes (as the CLI's --jobs)"
+    )
     args = parser.parse_args()
     if args.write:
         args.write.write_text(make_diff(args.lines, args.files))
@@ -145,13 +149,17 @@ def main() -> int:
     print(" ".join(f"{h:>9}" for h in header))
     for share in (4, 2, 1):
         lines, files = args.lines // share, args.files // share
-        parse_s, review_s, findings = measure(make_diff(lines, files))
+        parse_s, review_s, findings = measure(make_diff(lines, files), args.jobs)
         total = parse_s + review_s
         row = (lines, files, f"{parse_s:.2f}", f"{review_s:.2f}", f"{total:.2f}")
         row += (f"{lines / total:.0f}", findings)
         print(" ".join(f"{x:>9}" for x in row))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak RSS: {peak_kib / 1024:.0f} MiB (Python {sys.version.split()[0]})")
+    worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(
+        f"peak RSS: {peak_kib / 1024:.0f} MiB, largest worker {worker_kib / 1024:.0f} MiB "
+        f"(Python {sys.version.split()[0]}, jobs={args.jobs})"
+    )
     return 0
 
 

@@ -70,6 +70,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", help=f"config file (default: {CONFIG_PATH} in the repository)"
     )
     review.add_argument("--repo", metavar="DIR", default=".", help="git repository (default: .)")
+    review.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=_cpu_count(),
+        metavar="N",
+        help="worker processes for large diffs (default: the CPUs available, %(default)s)",
+    )
 
     rules = sub.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=["text", "json", "markdown"], default="text")
@@ -77,6 +84,19 @@ def _build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show a rule's documentation, or a factor's rules")
     explain.add_argument("target", help="a rule id (TF0301) or a factor number (3)")
     return parser
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +142,7 @@ def _review(args: argparse.Namespace, out: TextIO) -> int:
         git = diff_from_git(repo, args.base or "HEAD", args.head)
         files, repo_files = git.files, git.repo_files
     config = _load_config(args.config, repo)
-    result = review_files(files, config, repo_files=repo_files)
+    result = review_files(files, config, repo_files=repo_files, jobs=args.jobs)
     color = args.format == "text" and out.isatty() and "NO_COLOR" not in os.environ
     out.write(FORMATS[args.format](result, color))
     fail_on = FailOn(args.fail_on) if args.fail_on else config.fail_on

@@ -6,8 +6,10 @@ points hand it changed files and a config, and get back a `ReviewResult`.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from bot.config import RepoConfig
@@ -66,9 +68,25 @@ def review_files(
     config: RepoConfig | None = None,
     rules: Sequence[Rule] = ALL_RULES,
     repo_files: frozenset[str] | None = None,
+    jobs: int = 1,
 ) -> ReviewResult:
-    """Review changed files with the rules the config enables."""
+    """Review changed files with the rules the config enables.
+
+    With `jobs` > 1, a large diff is split across that many forked worker
+    processes (only where fork exists, and only from a single-threaded caller).
+    """
     config = config or RepoConfig()
+    if jobs > 1 and _worth_parallel(files) and "fork" in mp.get_all_start_methods():
+        return _review_parallel(files, config, rules, repo_files, jobs)
+    return _review_serial(files, config, rules, repo_files)
+
+
+def _review_serial(
+    files: Sequence[ChangedFile],
+    config: RepoConfig,
+    rules: Sequence[Rule],
+    repo_files: frozenset[str] | None,
+) -> ReviewResult:
     active = [r for r in rules if config.rule_enabled(r.code, r.factor)]
     result = ReviewResult()
     for changed in files:
@@ -108,6 +126,68 @@ def _fold_same_line(result: ReviewResult) -> None:
         else:
             kept[where] = finding
     result.findings = sorted(kept.values(), key=Finding.sort_key)
+
+
+# Below this many added lines a worker pool costs more than it saves.
+_PARALLEL_MIN_LINES = 20_000
+
+# What forked workers read: set just before the pool forks, so nothing is pickled
+# on the way in; only each chunk's ReviewResult travels back.
+_FORK_INPUT: tuple[Sequence[ChangedFile], RepoConfig, Sequence[Rule], frozenset[str] | None]
+_FORK_INPUT = ((), RepoConfig(), (), None)
+
+
+def _added_count(changed: ChangedFile) -> int:
+    return sum(h.new_length for h in changed.hunks)
+
+
+def _worth_parallel(files: Sequence[ChangedFile]) -> bool:
+    return sum(_added_count(f) for f in files) >= _PARALLEL_MIN_LINES
+
+
+def _chunks(files: Sequence[ChangedFile], parts: int) -> list[tuple[int, int]]:
+    """Contiguous index ranges with about equal numbers of lines."""
+    total = sum(_added_count(f) for f in files)
+    bounds: list[tuple[int, int]] = []
+    start, running = 0, 0
+    for i, changed in enumerate(files):
+        running += _added_count(changed)
+        if running >= total * (len(bounds) + 1) / parts and len(bounds) < parts - 1:
+            bounds.append((start, i + 1))
+            start = i + 1
+    bounds.append((start, len(files)))
+    return [b for b in bounds if b[0] < b[1]]
+
+
+def _review_chunk(bounds: tuple[int, int]) -> ReviewResult:
+    files, config, rules, repo_files = _FORK_INPUT
+    return _review_serial(files[bounds[0] : bounds[1]], config, rules, repo_files)
+
+
+def _review_parallel(
+    files: Sequence[ChangedFile],
+    config: RepoConfig,
+    rules: Sequence[Rule],
+    repo_files: frozenset[str] | None,
+    jobs: int,
+) -> ReviewResult:
+    global _FORK_INPUT  # noqa: PLW0603 - handed to forked workers, see above
+    _FORK_INPUT = (files, config, rules, repo_files)
+    try:
+        context = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            parts = list(pool.map(_review_chunk, _chunks(files, jobs)))
+    finally:
+        _FORK_INPUT = ((), config, (), None)
+    merged = ReviewResult()
+    for part in parts:
+        merged.findings += part.findings
+        merged.suppressed += part.suppressed
+        merged.folded += part.folded
+        merged.reviewed += part.reviewed
+        merged.skipped += part.skipped
+    merged.findings.sort(key=Finding.sort_key)
+    return merged
 
 
 def _skip_reason(changed: ChangedFile, config: RepoConfig) -> str | None:

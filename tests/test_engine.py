@@ -145,3 +145,20 @@ def test_findings_are_sorted_by_path_then_line() -> None:
     diff = added_file_diff("z.py", f"{LOG_LINE}\n") + added_file_diff("a.py", f"x=1\n{LOG_LINE}\n")
     result = review_files(parse_diff(diff))
     assert [(f.path, f.line) for f in result.findings] == [("a.py", 2), ("z.py", 1)]
+
+
+def test_parallel_review_matches_serial() -> None:
+    # Large enough (20,000+ added lines) for the engine to fork workers.
+    files = []
+    for n in range(200):
+        body = "".join(f"value_{i} = compute({i})\n" for i in range(100))
+        body += f"{LOG_LINE}\n{LOG_LINE}  # twelve-review: ignore[TF1101] kept\n"
+        files.append(added_file_diff(f"svc/m{n}.py", body))
+    parsed = parse_diff("".join(files))
+    serial = review_files(parsed)
+    parallel = review_files(parsed, jobs=2)
+    assert len(serial.findings) == 200
+    assert parallel.findings == serial.findings
+    assert parallel.reviewed == serial.reviewed
+    assert len(serial.suppressed) == 200
+    assert parallel.suppressed == serial.suppressed

@@ -23,7 +23,7 @@ from typing import ClassVar
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, Rule
+from bot.rules.base import FileUnderReview, Hit, Rule, line_trigger
 from bot.rules.values import ENV_LOOKUP, is_placeholder, is_test_like_host
 
 # --------------------------------------------------------------------------
@@ -496,6 +496,7 @@ class BackingServiceUrl(Rule):
         "(e.g. DATABASE_URL) so a deploy can attach another one."
     )
     _prefilter: ClassVar[re.Pattern[str]] = re.compile(r"://|jdbc:", re.IGNORECASE)
+    trigger = line_trigger(_prefilter)
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         if not _app_file(f):
@@ -681,6 +682,7 @@ class BackingServiceClientHost(Rule):
         r"Jedis|mem_cache_store|Minio|minio|memcache|Memcached|Elasticsearch|OpenSearch|"
         r"ServerAddress|\bnode\s*:|smtp_settings|Redis\("
     )
+    trigger = line_trigger(_prefilter)
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         if not _app_file(f):
@@ -831,6 +833,7 @@ class BackingServiceHostSetting(Rule):
     _prefilter: ClassVar[re.Pattern[str]] = re.compile(
         r"(?i)host|server|addr|endpoint|bootstrap|brokers|nodes|ur[il]|location|contact-points"
     )
+    trigger = line_trigger(_prefilter)
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         if not _app_file(f):

@@ -19,7 +19,15 @@ from bot.diff import ChangedFile, Line
 from bot.filetypes import FileKind, comment_prefixes
 from bot.findings import Severity
 
-__all__ = ["DOC_SECTIONS", "FileUnderReview", "Hit", "LineRule", "Rule", "RuleDoc"]
+__all__ = [
+    "DOC_SECTIONS",
+    "FileUnderReview",
+    "Hit",
+    "LineRule",
+    "Rule",
+    "RuleDoc",
+    "line_trigger",
+]
 
 DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead")
 
@@ -143,6 +151,15 @@ def _dedent(text: str) -> str:
     return "\n".join([lines[0].strip(), *(x[cut:] for x in lines[1:])])
 
 
+def line_trigger(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A per-line pattern made searchable in the joined added lines (`^`/`$` per line).
+
+    Use it as a rule's `trigger` when every hit of the rule needs `pattern` to match
+    the hit's own line.
+    """
+    return re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+
+
 _DOCS: dict[type[Rule], RuleDoc] = {}
 
 
@@ -156,8 +173,9 @@ class Rule:
     kinds: ClassVar[frozenset[FileKind]]
     message: ClassVar[str]  # the default one-sentence message
     status: ClassVar[str] = "stable"
-    # A cheap regex that must match somewhere in the added lines for the rule to
-    # have anything to say; the engine skips the rule on files where it cannot.
+    # A cheap regex (literal alternatives, no lookarounds) that must match somewhere
+    # in the added lines for the rule to have anything to say; the engine then skips
+    # the rule on files where it cannot fire. A complex pattern costs more than it saves.
     trigger: ClassVar[re.Pattern[str] | None] = None
 
     @classmethod
@@ -185,13 +203,6 @@ class LineRule(Rule):
 
     pattern: ClassVar[re.Pattern[str]]
     include_comments: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        # A line rule fires only where its pattern matches a line, so the pattern
-        # (per line, hence MULTILINE) is a safe trigger unless `check` is replaced.
-        if "pattern" in vars(cls) and "trigger" not in vars(cls) and cls.check is LineRule.check:
-            cls.trigger = re.compile(cls.pattern.pattern, cls.pattern.flags | re.MULTILINE)
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         lines = f.added_lines() if self.include_comments else f.code_lines()

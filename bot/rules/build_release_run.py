@@ -22,7 +22,7 @@ from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
 from bot.rules.backing_services import ancestor_keys
-from bot.rules.base import FileUnderReview, Hit, Rule
+from bot.rules.base import FileUnderReview, Hit, Rule, line_trigger
 from bot.rules.values import is_placeholder
 
 # Install and build commands: none belongs in the run stage.
@@ -325,6 +325,7 @@ class RuntimeCodeFetch(Rule):
     factor = 5
     severity = Severity.WARNING
     kinds = _RUNTIME_KINDS
+    trigger = line_trigger(_CODE_FETCH)
     message = (
         "Code is fetched from version control at run time; build a release artifact "
         "and deploy that instead of updating code in place."

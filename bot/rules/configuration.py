@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, LineRule, Rule
+from bot.rules.base import FileUnderReview, Hit, LineRule, Rule, line_trigger
 from bot.rules.values import is_placeholder, is_test_like_host, reads_environment
 
 # ---------------------------------------------------------------------------
@@ -334,6 +334,10 @@ _URL_CREDENTIALS = re.compile(
 )
 _KV_CONTEXT = re.compile(
     r"(?i)jdbc:|://|(?:^|[\s;\"'])(?:server|data source|host|hostname|address|addr)\s*="
+)
+# TF0303 needs "@" (user-info in a URL) or a key=value connection-string context.
+_URL_OR_KV_CREDENTIAL_HINT = re.compile(
+    "@|" + _KV_CONTEXT.pattern.removeprefix("(?i)"), re.I | re.M
 )
 _KV_PASSWORD = re.compile(r"(?i)(?:^|[;?&\s\"'])(?:password|pwd)\s*=\s*(?P<pw>[^;&\"'\s]+)")
 _KV_HOST = re.compile(
@@ -653,6 +657,7 @@ class KnownSecretFormat(Rule):
     factor = 3
     severity = Severity.ERROR
     kinds = _ALL_KINDS
+    trigger = line_trigger(_KNOWN_HINT)
     message = (
         "Hard-coded credential in a known key format; revoke it and load it from the "
         "environment or a secret store."
@@ -795,6 +800,7 @@ class CredentialInUrl(Rule):
     factor = 3
     severity = Severity.ERROR
     kinds = _ALL_KINDS
+    trigger = _URL_OR_KV_CREDENTIAL_HINT
     message = (
         "Connection string embeds a password; keep the URL, or at least its password, "
         "in an environment variable."
