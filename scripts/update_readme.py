@@ -21,10 +21,12 @@ README = ROOT / "README.md"
 
 
 def generated_blocks() -> dict[str, str]:
-    scores, _ = score()
+    every, _ = score()
+    held_out, _ = score("heldout-")
     return {
         "rules-table": rules_markdown(),
-        "corpus-scores": f"```\n{report(scores)}\n```\n",
+        "corpus-scores": f"```\n{report(every)}\n```\n",
+        "heldout-scores": f"```\n{report(held_out)}\n```\n",
     }
 
 

@@ -5,6 +5,10 @@ Each case is `<name>.diff` with `<name>.diff.expected.json`:
 A finding counts as correct when its (rule, path, line) is expected. The
 thresholds below are the numbers the rules reach today (see README); a change
 that lowers either fails here.
+
+Cases named `heldout-*` were labelled by a reviewer who did not write the
+rules, before running them; the others were written with the rules. Both
+count toward the thresholds; the README shows the held-out scores apart.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ MIN_CASES = 60
 MIN_CLEAN_CASES = 10
 
 # Per-factor floors; equal to what the rules reach on this corpus.
-MIN_PRECISION = {n: 1.0 for n in FACTORS}
+MIN_PRECISION = {n: 1.0 for n in FACTORS} | {3: 0.96}
 MIN_RECALL = {n: 1.0 for n in FACTORS}
 
 Key = tuple[str, str, int]
@@ -46,8 +50,8 @@ class Scores:
         return self.true_pos[factor] / wanted if wanted else 1.0
 
 
-def _cases() -> list[Path]:
-    return sorted(CORPUS.glob("*.diff"))
+def _cases(prefix: str = "") -> list[Path]:
+    return sorted(CORPUS.glob(f"{prefix}*.diff"))
 
 
 def _expected(case: Path) -> set[Key]:
@@ -64,10 +68,11 @@ def _factor(key: Key) -> int:
     return int(key[0][2:4])
 
 
-def score() -> tuple[Scores, dict[str, tuple[set[Key], set[Key]]]]:
+def score(prefix: str = "") -> tuple[Scores, dict[str, tuple[set[Key], set[Key]]]]:
+    """Scores over the cases whose names start with `prefix`, and the cases that differ."""
     scores = Scores(Counter(), Counter(), Counter())
     misses: dict[str, tuple[set[Key], set[Key]]] = {}
-    for case in _cases():
+    for case in _cases(prefix):
         expected, actual = _expected(case), _actual(case)
         for key in expected & actual:
             scores.true_pos[_factor(key)] += 1
@@ -88,6 +93,12 @@ def report(scores: Scores) -> str:
         precision, recall = scores.precision(n), scores.recall(n)
         lines.append(f"{f.roman:<6}  {wanted:>8}  {found:>5}  {precision:>9.2f}  {recall:>6.2f}")
     return "\n".join(lines)
+
+
+def test_held_out_cases_exist() -> None:
+    held_out = _cases("heldout-")
+    assert len(held_out) >= 15
+    assert sum(1 for c in held_out if not _expected(c)) >= 4
 
 
 def test_corpus_is_large_and_has_clean_cases() -> None:
