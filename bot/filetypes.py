@@ -163,6 +163,7 @@ _TEST_DIRS = frozenset(
     {
         "test", "tests", "__tests__", "__test__", "spec", "specs", "testdata", "test_data",
         "fixtures", "__fixtures__", "__mocks__", "testing", "e2e", "cypress", "testutils",
+        "bench", "benchmarks", "benches",
     }
 )  # fmt: skip
 _DOC_DIRS = frozenset({"doc", "docs", "documentation", "example", "examples", "samples"})

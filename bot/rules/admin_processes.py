@@ -19,13 +19,14 @@ from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
 from bot.rules.base import FileUnderReview, Hit, Rule
-from bot.rules.dependencies import shell_data_line
+from bot.rules.commands import HEREDOC_OPEN, shell_data_line
+from bot.rules.layout import enclosing_lines, indent_width, statement_matches
 from bot.rules.values import is_placeholder, is_test_like_host
 
 
 def _indent(text: str) -> int:
-    expanded = text.expandtabs()
-    return len(expanded) - len(expanded.lstrip())
+    """Columns of leading blanks, tabs expanded to stops of 8."""
+    return indent_width(text, 8)
 
 
 # --------------------------------------------------------------------------- admin routes
@@ -295,22 +296,8 @@ def _enclosing_function(
     f: FileUnderReview, line: Line, is_header: Callable[[str], bool], limit: int = 120
 ) -> int | None:
     """Line number of the function header that holds `line`, walking up by indentation."""
-    own = _indent(line.text)
-    for number in range(line.number - 1, max(line.number - limit, 0), -1):
-        text = f.line_text(number)
-        if text is None:
-            return None
-        if not text.strip():
-            continue
-        indent = _indent(text)
-        if indent >= own:
-            continue
-        if is_header(text):
-            return number
-        own = indent
-        if indent == 0:
-            return None
-    return None
+    blocks = enclosing_lines(f, line.number, _indent(line.text), _indent, limit=limit)
+    return next((number for number, text in blocks if is_header(text)), None)
 
 
 def _decorations(f: FileUnderReview, header: int, limit: int = 8) -> list[int]:
@@ -423,7 +410,6 @@ class MigrationInRequestHandler(Rule):
 _SSH = re.compile(r"(?<![\w./-])ssh\s+(?P<rest>.+)$")
 _SSH_OPTIONS_WITH_ARG = frozenset("bcDEeFIiJLlmOopQRSWw")
 _LOCAL_OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">>", "2>&1", "&"})
-_HEREDOC = re.compile(r"""<<-?\s*['"]?(\w+)['"]?""")
 # A database client started as a command (not `systemctl restart mysql`).
 _DB_CLIENT = (
     r"(?:^|[;&|(]\s*|\bsudo\s+(?:-\S+\s+)*(?:\w+\s+)?(?=\w)|\bexec\s+(?:-\S+\s+)*\S+\s+|--\s+)"
@@ -523,7 +509,7 @@ class SshProductionChange(Rule):
                 continue
             host, command = target
             remote = " ".join(command)
-            heredoc = _HEREDOC.search(m.group("rest"))
+            heredoc = HEREDOC_OPEN.search(m.group("rest"))
             if heredoc is not None:
                 remote += " " + self._heredoc_body(f, line.number, heredoc.group(1))
             elif command[:2] in (["bash", "-s"], ["sh", "-s"]) or not command:
@@ -646,7 +632,7 @@ class ScriptOwnConnection(Rule):
         "One-off script connects to a fixed host of its own; take the connection from the "
         "app's config (e.g. DATABASE_URL in the environment) instead."
     )
-    _lookback: ClassVar[int] = 8
+    _lookback: ClassVar[int] = 7  # lines above a `host=` that may open the connect call
 
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         if not _is_script(f.path):
@@ -674,18 +660,9 @@ class ScriptOwnConnection(Rule):
         if any(_remote_host(m.group("host")) for m in _HOST_KV.finditer(text)):
             return True
         hosts = [m.group("host") for m in _HOST_KEY.finditer(text)]
-        return any(_remote_host(h) for h in hosts) and self._in_connect_call(f, line)
-
-    def _in_connect_call(self, f: FileUnderReview, line: Line) -> bool:
-        for number in range(line.number, max(line.number - self._lookback, 0), -1):
-            text = line.text if number == line.number else f.line_text(number)
-            if text is None:
-                return False
-            if number != line.number and text.rstrip().endswith((")", ";")):
-                return False  # the statement above is complete
-            if _CONNECT.search(text):
-                return True
-        return False
+        return any(_remote_host(h) for h in hosts) and statement_matches(
+            f, line, _CONNECT, self._lookback, (")", ";")
+        )
 
 
 RULES: tuple[Rule, ...] = (

@@ -23,34 +23,14 @@ from typing import ClassVar
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, Rule, line_trigger
+from bot.rules.base import CODE_KINDS, FileUnderReview, Hit, Rule, line_trigger
+from bot.rules.layout import ancestor_keys, opened_call, section_name, sibling_keys
+from bot.rules.profiles import is_dev_profile
 from bot.rules.values import ENV_LOOKUP, is_placeholder, is_test_like_host
 
 # --------------------------------------------------------------------------
-# Helpers shared by the factor IV-VI modules (imported by build_release_run
-# and processes). Candidates for bot/rules/values.py.
+# Env reads, defaults and docstrings: when a literal is not the deploy's value
 # --------------------------------------------------------------------------
-
-_CONFIG_TOKENS = frozenset(
-    {"settings", "setting", "config", "configs", "conf", "environments", "application",
-     "bootstrap", "profiles", "appsettings"}
-)  # fmt: skip
-_DEV_TOKENS = frozenset(
-    {"dev", "develop", "development", "local", "test", "testing", "ci", "sandbox", "debug"}
-)
-_PATH_TOKENS = re.compile(r"[/._-]+")
-
-
-def is_dev_profile(path: str) -> bool:
-    """A settings/config file named for a dev, test or local profile.
-
-    `settings/local.py`, `application-dev.yml`, `config/environments/development.rb`:
-    both a config-ish token and a dev-ish token appear in the path. A module
-    such as `app/local_cache.py` is not a profile (no config token).
-    """
-    tokens = set(_PATH_TOKENS.split(path.lower()))
-    return bool(tokens & _DEV_TOKENS) and bool(tokens & _CONFIG_TOKENS)
-
 
 # Env reads the shared ENV_LOOKUP does not know: helper functions named for the
 # environment (getEnv, envOr, env.str), CLI flag defaults and `default=` values.
@@ -127,7 +107,7 @@ def is_named_env_default(f: FileUnderReview, line: Line) -> bool:
 
     `DEFAULT_REDIS = "redis://localhost"` with `os.getenv("REDIS_URL", DEFAULT_REDIS)`.
     """
-    if not f.kinds & _CODE_KINDS:
+    if not f.kinds & CODE_KINDS:
         return False
     m = _ASSIGNED_NAME.match(line.text)
     if m is None or opened_call(f, line.number, _ANYTHING, 8):
@@ -171,116 +151,6 @@ def in_python_string_block(f: FileUnderReview, number: int) -> bool:
                         quote = None
         inside = _DOCSTRINGS[f] = frozenset(numbers)
     return number in inside
-
-
-def indent_of(text: str) -> int:
-    return len(text) - len(text.lstrip(" \t"))
-
-
-def _level(text: str) -> int:
-    """Indentation, counting a YAML list dash as one more level than its key."""
-    level = indent_of(text)
-    return level + 1 if text[level : level + 2] == "- " else level
-
-
-_BLOCK_KEY = re.compile(
-    r"""^\s*(?:-\s+)?(?:(?:export\s+)?(?:const|let|var)\s+)?(?:[\w.]*\.)?
-        ['"]?([\w-]+)['"]?\s*(?:=>|[:=])""",
-    re.VERBOSE,
-)
-
-
-def ancestor_keys(f: FileUnderReview, number: int, limit: int = 80) -> list[str]:
-    """Keys of the blocks enclosing a line, nearest first, found by indentation.
-
-    Works for YAML and for dict/hash/object literals laid out one key a line.
-    Stops at the first unknown line (a partial diff), so it never guesses.
-    """
-    text = f.line_text(number)
-    if text is None:
-        return []
-    current = _level(text)
-    keys: list[str] = []
-    for k in range(number - 1, max(0, number - limit), -1):
-        above = f.line_text(k)
-        if above is None:
-            break
-        stripped = above.strip()
-        if not stripped or stripped.startswith(("#", "//", "*", "/*")):
-            continue
-        level = _level(above)
-        if level < current:
-            m = _BLOCK_KEY.match(above)
-            if m:
-                keys.append(m.group(1).lower())
-            current = level
-            if level == 0:
-                break
-    return keys
-
-
-def sibling_keys(f: FileUnderReview, number: int, limit: int = 40) -> set[str]:
-    """Keys at the same indentation in the block around a line (YAML, JSON, literals)."""
-    text = f.line_text(number)
-    if text is None:
-        return set()
-    level = indent_of(text)
-    keys: set[str] = set()
-    for step in (-1, 1):
-        k = number + step
-        while k > 0 and abs(k - number) <= limit:
-            other = f.line_text(k)
-            if other is None or (other.strip() and indent_of(other) < level):
-                break
-            if indent_of(other) == level:
-                m = _BLOCK_KEY.match(other)
-                if m:
-                    keys.add(m.group(1).lower())
-            k += step
-    return keys
-
-
-_SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
-
-
-def section_name(f: FileUnderReview, number: int, limit: int = 80) -> str | None:
-    """The `[section]` an INI/TOML line sits in, when it can be seen."""
-    for k in range(number - 1, max(0, number - limit), -1):
-        above = f.line_text(k)
-        if above is None:
-            return None
-        m = _SECTION.match(above)
-        if m:
-            return m.group(1).lower()
-    return None
-
-
-_OPENERS = {")": "(", "}": "{", "]": "["}
-
-
-def opened_call(f: FileUnderReview, number: int, opener: re.Pattern[str], lookback: int) -> bool:
-    """Line `number` sits inside a call/literal left open by a line above matching `opener`.
-
-    Brackets are matched walking backwards, so a call that closed before the line
-    does not count (string contents are not parsed; good enough for layout checks).
-    """
-    pending = 0
-    for k in range(number - 1, max(0, number - 1 - lookback), -1):
-        text = f.line_text(k)
-        if text is None:
-            return False
-        unmatched = False
-        for char in reversed(text):
-            if char in _OPENERS:
-                pending += 1
-            elif char in "({[":
-                if pending:
-                    pending -= 1
-                else:
-                    unmatched = True
-        if unmatched and opener.search(text):
-            return True
-    return False
 
 
 # --------------------------------------------------------------------------
@@ -353,9 +223,6 @@ _VENDORED_DIRS = frozenset(
 )
 _DEV_SCRIPT_DIRS = frozenset({"scripts", "script", "tools", "bin", "hack", "dev", "local"})
 
-_CODE_KINDS = frozenset(
-    {FileKind.PYTHON, FileKind.JAVASCRIPT, FileKind.GO, FileKind.JAVA, FileKind.RUBY}
-)
 _CONFIG_KINDS = frozenset(
     {FileKind.PROPERTIES, FileKind.YAML, FileKind.INI, FileKind.TOML, FileKind.JSON}
 )
@@ -442,7 +309,7 @@ def url_host(rest: str) -> str:
 
 def service_url_match(f: FileUnderReview, line: Line) -> tuple[re.Match[str], str] | None:
     """The first backing-service URL on the line with a literal host."""
-    code = bool(f.kinds & _CODE_KINDS)
+    code = bool(f.kinds & CODE_KINDS)
     quotes = _QUOTES if f.kinds & {FileKind.JAVASCRIPT, FileKind.GO} else _QUOTES[:2]
     for pattern in (_SERVICE_URL, _ORACLE_THIN):
         for m in pattern.finditer(line.text):
@@ -490,7 +357,7 @@ class BackingServiceUrl(Rule):
     name = "hardcoded-backing-service-url"
     factor = 4
     severity = Severity.WARNING
-    kinds = _CODE_KINDS | _CONFIG_KINDS
+    kinds = CODE_KINDS | _CONFIG_KINDS
     message = (
         "Backing-service URL hard-coded; read its location from the environment "
         "(e.g. DATABASE_URL) so a deploy can attach another one."
@@ -613,7 +480,7 @@ _MYSQL_DSN = re.compile(r"['\"`][^'\"`\s]*@tcp\((?P<host>[^:)'\"`]+)(?::\d+)?\)"
 def client_host_match(f: FileUnderReview, line: Line) -> str | None:
     """The literal host this line hands to a backing-service client, if any."""
     text = line.text
-    for kind in f.kinds & _CODE_KINDS:
+    for kind in f.kinds & CODE_KINDS:
         kwarg = _HOST_KWARG.get(kind)
         if kwarg is not None:
             m = kwarg.search(text)
@@ -672,7 +539,7 @@ class BackingServiceClientHost(Rule):
     name = "hardcoded-backing-service-host"
     factor = 4
     severity = Severity.WARNING
-    kinds = _CODE_KINDS
+    kinds = CODE_KINDS
     message = (
         "Backing-service client built with a hard-coded host; take the host (or a URL) "
         "from the environment."
@@ -770,7 +637,7 @@ def setting_host_match(f: FileUnderReview, line: Line) -> str | None:
     if m is None:
         return None
     key = m.group("key").lower()
-    quoted = bool(f.kinds & (_CODE_KINDS | {FileKind.JSON}))
+    quoted = bool(f.kinds & (CODE_KINDS | {FileKind.JSON}))
     value = _first_value(m.group("value"), quoted)
     if value is None:
         return None
@@ -825,7 +692,7 @@ class BackingServiceHostSetting(Rule):
     name = "hardcoded-backing-service-setting"
     factor = 4
     severity = Severity.WARNING
-    kinds = _CODE_KINDS | _CONFIG_KINDS
+    kinds = CODE_KINDS | _CONFIG_KINDS
     message = (
         "Backing-service host fixed in settings; set it from the environment "
         "(e.g. ${DB_HOST}) instead."
@@ -845,7 +712,7 @@ class BackingServiceHostSetting(Rule):
             if host is None or _quiet(f, line, host):
                 continue
             if service_url_match(f, line) or (
-                f.kinds & _CODE_KINDS and client_host_match(f, line) is not None
+                f.kinds & CODE_KINDS and client_host_match(f, line) is not None
             ):
                 continue  # TF0401 / TF0402 already speak for this line
             yield Hit(line.number)

@@ -20,16 +20,24 @@ from bot.filetypes import FileKind, comment_prefixes
 from bot.findings import Severity
 
 __all__ = [
+    "CODE_KINDS",
     "DOC_SECTIONS",
     "FileUnderReview",
     "Hit",
+    "KeywordLineRule",
     "LineRule",
     "Rule",
     "RuleDoc",
+    "code_line_above",
     "line_trigger",
 ]
 
 DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead")
+
+# The programming languages the rules read as code (not config, manifests or scripts).
+CODE_KINDS = frozenset(
+    {FileKind.PYTHON, FileKind.JAVASCRIPT, FileKind.GO, FileKind.JAVA, FileKind.RUBY}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,17 @@ class FileUnderReview:
             if hl.new_number is not None
         ]
 
+    def numbered_lines(self) -> list[tuple[int, str]]:
+        """(number, text) of every new-file line known, in line order, each line once.
+
+        The lines of `text`, numbered. Unlike `known_lines`, a line that two hunks of
+        a malformed diff both show is listed once, with the text `line_text` gives.
+        """
+        content = self.file.new_content
+        if content is not None:
+            return list(enumerate(content, start=1))
+        return [(n, self.file.line_text(n) or "") for n in sorted(self.file.commentable_lines)]
+
     @cached_property
     def text(self) -> str:
         """All that is known of the new file (the whole file, or the hunks' right side)."""
@@ -149,6 +168,23 @@ def _dedent(text: str) -> str:
     indents = [len(x) - len(x.lstrip()) for x in lines[1:] if x.strip()]
     cut = min(indents) if indents else 0
     return "\n".join([lines[0].strip(), *(x[cut:] for x in lines[1:])])
+
+
+def code_line_above(
+    f: FileUnderReview, number: int, limit: int, comments: tuple[str, ...] = ("#",)
+) -> str | None:
+    """The nearest of the `limit` lines above `number` that is neither blank nor a comment.
+
+    None when there is none, or when a line outside what is known of the file comes first.
+    """
+    for above in range(number - 1, max(number - 1 - limit, 0), -1):
+        text = f.line_text(above)
+        if text is None:
+            return None
+        stripped = text.strip()
+        if stripped and not stripped.startswith(comments):
+            return text
+    return None
 
 
 def line_trigger(pattern: re.Pattern[str]) -> re.Pattern[str]:
@@ -216,3 +252,27 @@ class LineRule(Rule):
 
     def check_match(self, f: FileUnderReview, line: Line, match: re.Match[str]) -> Hit | None:
         return Hit(line.number)
+
+
+class KeywordLineRule(LineRule):
+    """A LineRule that only runs its pattern on lines the cheap `prefilter` matches.
+
+    A regex of a few literal words is far cheaper than a many-branched pattern,
+    and most lines hold none of the words a rule is about.
+    """
+
+    prefilter: ClassVar[re.Pattern[str]]
+
+    def check(self, f: FileUnderReview) -> Iterator[Hit]:
+        lines = f.added_lines() if self.include_comments else f.code_lines()
+        search = self.pattern.search
+        wanted = self.prefilter.search
+        for line in lines:
+            text = line.text
+            if wanted(text) is None:
+                continue
+            match = search(text)
+            if match is not None:
+                hit = self.check_match(f, line, match)
+                if hit is not None:
+                    yield hit

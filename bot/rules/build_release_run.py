@@ -21,8 +21,9 @@ from pathlib import PurePosixPath
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.backing_services import ancestor_keys
 from bot.rules.base import FileUnderReview, Hit, Rule, line_trigger
+from bot.rules.commands import dockerfile_keyword
+from bot.rules.layout import ancestor_keys
 from bot.rules.values import is_placeholder
 
 # Install and build commands: none belongs in the run stage.
@@ -97,32 +98,6 @@ def _dev_image_file(path: str) -> bool:
     return bool(_DEV_DOCKERFILE.search(p.name)) or bool(parts & {"dev", "development", "local"})
 
 
-_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\b")
-
-
-def _dockerfile_instruction(f: FileUnderReview, number: int) -> str | None:
-    """The instruction a Dockerfile line belongs to, following `\\` continuations."""
-    k = number
-    start = number
-    while k > 1:
-        above = f.line_text(k - 1)
-        if above is None:
-            break
-        if above.lstrip().startswith("#"):  # comments inside a continuation are dropped
-            k -= 1
-            continue
-        if not above.rstrip().endswith("\\"):
-            break
-        k -= 1
-        start = k
-    k = start
-    text = f.line_text(k)
-    if text is None:
-        return None
-    m = _INSTRUCTION.match(text)
-    return m.group(1).upper() if m else None
-
-
 _FROM_STAGE = re.compile(r"^\s*FROM\s+\S+(?:\s+AS\s+(\S+))?", re.IGNORECASE)
 _DEV_STAGE = re.compile(r"(?i)^(?:dev|devel|development|local|test|testing|debug)(?:[_-]\w+)?$")
 
@@ -190,7 +165,7 @@ def _runtime_lines(f: FileUnderReview, deploy_scripts: bool) -> Iterator[Line]:
         if _dev_image_file(f.path):
             return
         for line in f.code_lines():
-            if _dockerfile_instruction(f, line.number) in (
+            if dockerfile_keyword(f, line.number) in (
                 "CMD",
                 "ENTRYPOINT",
             ) and not _dev_stage(f, line.number):

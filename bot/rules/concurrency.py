@@ -8,134 +8,26 @@ in-container supervisor take that job away from the platform.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, Rule
-from bot.rules.port_binding import (
-    KeywordLineRule,
+from bot.rules.base import FileUnderReview, Hit, KeywordLineRule, Rule
+from bot.rules.commands import (
+    MAY_LAUNCH,
+    SELF_BACKGROUNDING_WORD,
+    Segment,
     command_lines,
+    command_text,
+    command_value,
     dockerfile_instruction,
     has_dockerfile,
     is_startup_script,
+    segments,
 )
-
-# ---------------------------------------------------------------------------
-# Reading shell commands: segments separated by ; && || | and background &
-# ---------------------------------------------------------------------------
-
-_REDIRECT = re.compile(r"\d*>&\d*-?|&>>?|<&\d*")
-_SEPARATOR = re.compile(r"&&|\|\||;|\|(?!\|)|&")
-_LAUNCH_PREFIX = (
-    r"^(?:(?:exec|nohup|sudo|env|command|time)\s+(?:-\S+\s+)*|"
-    r"(?:gosu|su-exec|setuidgid|chpst\s+-u)\s+\S+\s+|[A-Za-z_]\w*=\S*\s+|"
-    r"bundle\s+exec\s+|poetry\s+run\s+|pipenv\s+run\s+|uv\s+run\s+)*"
-)
-_LONG_RUNNING = re.compile(
-    _LAUNCH_PREFIX + r"(?:\S*/)?(?P<prog>gunicorn|uvicorn|hypercorn|daphne|granian|waitress-serve|"
-    r"uwsgi|celery|sidekiq|rq\s+worker|rqworker|dramatiq|huey_consumer(?:\.py)?|faust|"
-    r"puma|unicorn|thin|rails\s+(?:s|server)|rackup|nginx|httpd|apache2ctl|php-fpm[\d.]*|"
-    r"php\s+artisan\s+(?:serve|queue:work|horizon)|node|nodemon|pm2(?:-runtime)?|"
-    r"npm\s+(?:run\s+)?start|yarn\s+start|java|python[\d.]*|flask\s+run|streamlit\s+run|"
-    r"dotnet|redis-server|mongod|postgres|mysqld|cron|crond|supervisord)(?![\w.-])"
-)
-# General-purpose runtimes also run one-shot jobs; these words mark one.
-_GENERIC_RUNTIME = re.compile(r"python[\d.]*|node|java|dotnet")
-_ONE_SHOT = re.compile(
-    r"(?:^|[\s/:])(?:migrat\w*|makemigrations|collectstatic|compilemessages|createsuperuser|"
-    r"loaddata|seed\w*|wait[-_]?for[-_\w]*|check|upgrade|install|pip)(?=[\s.]|$)|"
-    r"\s-(?:[ceV]|-version)(?:\s|$)"
-)
-# Programs that put themselves in the background unless told otherwise.
-_SELF_BACKGROUNDING = re.compile(
-    _LAUNCH_PREFIX + r"(?:(?:\S*/)?service\s+\S+\s+start|/etc/init\.d/\S+\s+start|"
-    r"(?:\S*/)?(?:cron|crond|nginx)(?![\w.-])(?!.*(?:\s-[fstvVT]\b|daemon\s+off)))"
-)
-# Cheap pre-checks: a line that names no program cannot launch one.
-_MAY_LAUNCH = re.compile(
-    r"gunicorn|uvicorn|hypercorn|daphne|granian|waitress|uwsgi|celery|sidekiq|rq|dramatiq|"
-    r"huey|faust|puma|unicorn|thin|rails|rack|nginx|httpd|apache|php|node|pm2|npm|yarn|java|"
-    r"python|flask|streamlit|dotnet|redis|mongod|postgres|mysqld|cron|supervisord|service|init\.d"
-)
-_SELF_BACKGROUNDING_WORD = re.compile(r"\b(?:service|init\.d|cron|crond|nginx)\b")
-_SHELL_C = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "ash", "/bin/ash", "dash"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    text: str
-    background: bool  # ended by a lone `&`, or a program that daemonizes itself
-    nohup: bool
-    launch: bool  # starts a long-running program
-
-
-_SH_C = re.compile(r"^(?:/bin/)?(?:ba|da|a)?sh\s+-\w*c\s+(['\"])(.*)\1\s*$")
-
-
-def command_text(raw: str) -> str:
-    """The shell command in a CMD/ENTRYPOINT/compose value, unwrapping JSON and `sh -c`."""
-    text = raw.strip()
-    wrapped = _SH_C.match(text)
-    if wrapped is not None:
-        return wrapped.group(2)
-    if text.startswith("["):
-        try:
-            argv = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-            if len(argv) >= 3 and argv[0] in _SHELL_C and argv[1] in ("-c", "-ec", "-ce"):
-                return " ".join(argv[2:])
-            return " ".join(argv)
-    return text
-
-
-def command_value(f: FileUnderReview, command: str) -> str:
-    """The shell command of a `command_lines` entry, without `CMD`/`web:`/`command:`."""
-    if FileKind.DOCKERFILE in f.kinds:
-        parts = command.split(None, 1)
-        return command_text(parts[1]) if len(parts) == 2 else ""
-    if f.kinds & {FileKind.PROCFILE, FileKind.COMPOSE}:
-        return command_text(command.split(":", 1)[1]) if ":" in command else ""
-    return command_text(command)
-
-
-def segments(command: str) -> list[_Segment]:
-    """Split a shell command into simple commands and say which run in the background."""
-    text = _REDIRECT.sub(" ", command)
-    out: list[_Segment] = []
-    start = 0
-    for sep in [*_SEPARATOR.finditer(text), None]:
-        end = len(text) if sep is None else sep.start()
-        piece = text[start:end].strip().strip("\"'").strip()
-        if piece:
-            lone_amp = sep is not None and sep.group() == "&"
-            self_bg = _SELF_BACKGROUNDING.match(piece) is not None
-            long_running = _LONG_RUNNING.match(piece)
-            if (
-                long_running is not None
-                and _GENERIC_RUNTIME.fullmatch(long_running["prog"])
-                and _ONE_SHOT.search(piece)
-            ):
-                long_running = None
-            out.append(
-                _Segment(
-                    text=piece,
-                    background=lone_amp or self_bg,
-                    nohup=piece.startswith("nohup"),
-                    launch=long_running is not None or self_bg,
-                )
-            )
-        if sep is not None:
-            start = sep.end()
-    return out
-
 
 _DIRECTIVE = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
 
@@ -452,12 +344,12 @@ class SeveralProcessesOneEntrypoint(Rule):
             launches = 0
             for raw in f.text.splitlines():
                 stripped = raw.strip()
-                if stripped and not stripped.startswith("#") and _MAY_LAUNCH.search(stripped):
+                if stripped and not stripped.startswith("#") and MAY_LAUNCH.search(stripped):
                     launches += sum(s.launch for s in segments(stripped))
             if launches < 2:
                 return
             for line in f.code_lines():
-                if "&" not in line.text and not _SELF_BACKGROUNDING_WORD.search(line.text):
+                if "&" not in line.text and not SELF_BACKGROUNDING_WORD.search(line.text):
                     continue
                 if any(s.launch and s.background and not s.nohup for s in segments(line.text)):
                     yield Hit(line.number)
@@ -467,7 +359,7 @@ class SeveralProcessesOneEntrypoint(Rule):
                 yield Hit(line.number)
 
     @staticmethod
-    def _several(parts: list[_Segment]) -> bool:
+    def _several(parts: list[Segment]) -> bool:
         launches = [s for s in parts if s.launch]
         return len(launches) >= 2 and any(s.background and not s.nohup for s in launches)
 

@@ -25,7 +25,8 @@ from urllib.parse import unquote
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, LineRule, Rule, line_trigger
+from bot.rules.base import CODE_KINDS, FileUnderReview, Hit, LineRule, Rule, line_trigger
+from bot.rules.layout import enclosing_lines, indent_width
 from bot.rules.values import is_placeholder, is_test_like_host, reads_environment
 
 # ---------------------------------------------------------------------------
@@ -261,6 +262,11 @@ def _strip_inline_comment(raw: str, markers: tuple[str, ...] = (" #",)) -> str:
     return text.strip()
 
 
+def _indent(text: str) -> int:
+    """Leading blanks, a tab counting one."""
+    return indent_width(text, 1)
+
+
 def _worst(a: Severity | None, b: Severity | None) -> Severity | None:
     if a is None:
         return b
@@ -477,10 +483,6 @@ _XML_NAME_VALUE = re.compile(
     r"\bname\s*=\s*\"(?P<name>[^\"]+)\"\s+value\s*=\s*\"(?P<value>[^\"]*)\""
 )
 
-_CODE_KINDS = frozenset(
-    {FileKind.PYTHON, FileKind.JAVASCRIPT, FileKind.GO, FileKind.JAVA, FileKind.RUBY}
-)
-
 _I18N_PATH = re.compile(
     r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)/|"
     r"(?:^|/)messages[\w-]*\.properties$|_[a-z]{2}(?:_[A-Z]{2})?\.properties$|"
@@ -562,7 +564,7 @@ def _pairs_in_ini(text: str) -> Iterator[tuple[str, str]]:
 
 def _pairs(text: str, kinds: frozenset[FileKind]) -> Iterator[tuple[str, str]]:
     """Every (name, literal value) the line assigns, for the file's kinds."""
-    if kinds & _CODE_KINDS:
+    if kinds & CODE_KINDS:
         yield from _pairs_in_code(text)
     if FileKind.SHELL in kinds or FileKind.DOCKERFILE in kinds:
         yield from _pairs_in_shell(text, FileKind.DOCKERFILE in kinds)
@@ -757,7 +759,7 @@ class HardcodedCredential(Rule):
             if FileKind.PYTHON in kinds and line.number in _python_docstring_lines(f):
                 continue
             severity = _pair_severity(_pairs(text, kinds))
-            if severity is not Severity.ERROR and kinds & _CODE_KINDS:
+            if severity is not Severity.ERROR and kinds & CODE_KINDS:
                 severity = _worst(severity, _bearer_severity(text))
             if severity is None or (quiet_on_weak and severity is Severity.NOTICE):
                 continue
@@ -1002,37 +1004,15 @@ class DebugEnabled(LineRule):
 
     @staticmethod
     def _enclosing_class(f: FileUnderReview, number: int, indent: int) -> str | None:
-        for n in range(number - 1, 0, -1):
-            text = f.line_text(n)
-            if text is None:
-                return None
-            stripped = text.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            width = len(text) - len(text.lstrip())
-            if width < indent:
-                m = _CLASS_LINE.match(text)
-                return m.group(2) if m else None
+        for _, text in enclosing_lines(f, number, indent, _indent, comments=("#",)):
+            m = _CLASS_LINE.match(text)
+            return m.group(2) if m else None
         return None
 
     @staticmethod
     def _under_main_guard(f: FileUnderReview, line: Line) -> bool:
-        indent = len(line.text) - len(line.text.lstrip())
-        for n in range(line.number - 1, 0, -1):
-            text = f.line_text(n)
-            if text is None:
-                return False
-            stripped = text.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            width = len(text) - len(text.lstrip())
-            if width < indent:
-                if _MAIN_GUARD.match(text):
-                    return True
-                if width == 0:
-                    return False
-                indent = width
-        return False
+        blocks = enclosing_lines(f, line.number, _indent(line.text), _indent, comments=("#",))
+        return any(_MAIN_GUARD.match(text) for _, text in blocks)
 
 
 _HOST = re.compile(
@@ -1096,7 +1076,7 @@ class EnvironmentHostname(LineRule):
     name = "environment-hostname"
     factor = 3
     severity = Severity.NOTICE
-    kinds = _CODE_KINDS
+    kinds = CODE_KINDS
     message = (
         "Hostname names a specific deploy (staging/production); take it from "
         "configuration in the environment."
@@ -1166,7 +1146,7 @@ def _env_entries(lines: list[tuple[int, str]], added: set[int]) -> Iterator[tupl
         while index < len(lines):
             m, sibling = lines[index]
             stripped = sibling.strip()
-            width = len(sibling) - len(sibling.lstrip())
+            width = _indent(sibling)
             if not stripped or stripped.startswith("#") or width > key_indent:
                 index += 1
                 continue
@@ -1188,13 +1168,6 @@ def _env_pair_severity(name: str, raw_value: str) -> Severity | None:
         return None
     value = _yaml_value(raw_value)
     return None if value is None else _value_severity(value)
-
-
-def _numbered_lines(f: FileUnderReview) -> list[tuple[int, str]]:
-    content = f.file.new_content
-    if content is not None:
-        return list(enumerate(content, start=1))
-    return [(n, f.line_text(n) or "") for n in sorted(f.file.commentable_lines)]
 
 
 _TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
@@ -1224,7 +1197,7 @@ def _scan_docstrings(f: FileUnderReview) -> set[int]:
     delimiter: str | None = None
     is_doc = False
     previous = 0
-    for n, text in _numbered_lines(f):
+    for n, text in f.numbered_lines():
         if n != previous + 1:
             delimiter = None
         previous = n
@@ -1319,7 +1292,7 @@ class ManifestLiteralSecret(Rule):
         added = {line.number for line in f.code_lines()}
         if not added:
             return
-        lines = _numbered_lines(f)
+        lines = f.numbered_lines()
         if not f.kinds & {FileKind.KUBERNETES, FileKind.COMPOSE}:
             # Plain YAML: container env lists in Helm values, or a manifest whose
             # `kind:` line is outside the diff's context.
@@ -1422,7 +1395,7 @@ class ManifestLiteralSecret(Rule):
         if value[:1] in ("|", ">"):
             body: list[str] = []
             for _, following in doc[index + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= width:
+                if following.strip() and _indent(following) <= width:
                     break
                 body.append(following.strip())
             joined = "".join(body[:4])

@@ -16,12 +16,9 @@ from typing import ClassVar
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, LineRule, Rule
-
-
-def _indent(text: str) -> int:
-    expanded = text.expandtabs()
-    return len(expanded) - len(expanded.lstrip())
+from bot.rules.base import FileUnderReview, Hit, LineRule, Rule, code_line_above
+from bot.rules.commands import shell_data_line
+from bot.rules.layout import indent_width, statement_matches
 
 
 def _folder(path: str) -> str:
@@ -164,7 +161,7 @@ def _json_sections(f: FileUnderReview, last: int) -> dict[int, str | None]:
             continue
         if not text.strip():
             continue
-        indent = _indent(text)
+        indent = indent_width(text, 8)
         while stack and stack[-1][0] >= indent:
             stack.pop()
         sections[number] = stack[-1][1] if stack else None
@@ -257,6 +254,11 @@ class FloatingNpmVersion(Rule):
 
 
 def _toml_section(f: FileUnderReview, line: Line, limit: int = 1000) -> str | None:
+    """The `[table]` a Pipfile line sits in.
+
+    Not layout.section_name: only a whole-line `[name]` counts (`[[source]]` is
+    passed over), the name keeps its case, and the walk reaches further up.
+    """
     for number in range(line.number - 1, max(line.number - limit, 0), -1):
         text = f.line_text(number)
         if text is None:
@@ -350,36 +352,6 @@ class ManifestWithoutLockfile(Rule):
             yield Hit(line.number)
 
 
-# --------------------------------------------------------------------------- shell text
-
-_HEREDOC_OPEN = re.compile(r"""<<-?\s*['"]?(\w+)['"]?""")
-_HEREDOC_RUNS = re.compile(r"\b(?:ba|z|da|k)?sh\b|\bssh\b|^\s*RUN\b|\bexec\b")
-_MESSAGE_COMMAND = re.compile(r"^\s*(?:echo|printf|log\w*|warn\w*|info|error|die|fail|usage)\b")
-
-
-def shell_data_line(f: FileUnderReview, line: Line, limit: int = 80) -> bool:
-    """True when a shell line is text, not a command: a message (`echo ...`) or a data heredoc.
-
-    A heredoc fed to a shell or ssh (`bash <<EOF`, `ssh host <<EOF`) holds commands;
-    one fed to `cat` or the like (usage text) holds data.
-    """
-    if _MESSAGE_COMMAND.match(line.text):
-        return True
-    closed: set[str] = set()
-    for number in range(line.number - 1, max(line.number - limit, 0), -1):
-        text = f.line_text(number)
-        if text is None:
-            return False
-        stripped = text.strip()
-        if re.fullmatch(r"\w+", stripped):
-            closed.add(stripped)
-            continue
-        opener = _HEREDOC_OPEN.search(text)
-        if opener is not None and opener.group(1) not in closed:
-            return _HEREDOC_RUNS.search(text[: opener.start()]) is None
-    return False
-
-
 # --------------------------------------------------------------------------- curl | sh
 
 
@@ -443,7 +415,7 @@ class CurlPipeShell(Rule):
             if (pipe or self._subshell.search(text)) and not shell_data_line(f, line):
                 yield Hit(line.number)
             elif self._continued.search(text):
-                above = _previous_code_line(f, line.number)
+                above = code_line_above(f, line.number, limit=4)
                 if above is not None and self._fetch.search(above):
                     yield Hit(line.number)
 
@@ -454,18 +426,6 @@ def _quoted_at(text: str, position: int) -> bool:
     if before.count('"') % 2 == 1:
         return "$(" not in before[before.rfind('"') :]
     return before.count("'") % 2 == 1
-
-
-def _previous_code_line(f: FileUnderReview, number: int, limit: int = 4) -> str | None:
-    """The nearest line above that is neither blank nor a `#` comment."""
-    for above in range(number - 1, max(number - 1 - limit, 0), -1):
-        text = f.line_text(above)
-        if text is None:
-            return None
-        stripped = text.strip()
-        if stripped and not stripped.startswith("#"):
-            return text
-    return None
 
 
 # --------------------------------------------------------------------------- runtime installs
@@ -616,20 +576,9 @@ class RuntimePackageInstall(Rule):
             if (
                 exec_call is None
                 or _PIP_MAIN.search(line.text)
-                or self._in_call(f, line, exec_call)
+                or statement_matches(f, line, exec_call, self._lookback, (")", ";", "}"))
             ):
                 yield Hit(line.number)
-
-    def _in_call(self, f: FileUnderReview, line: Line, exec_call: re.Pattern[str]) -> bool:
-        for number in range(line.number, max(line.number - self._lookback - 1, 0), -1):
-            text = line.text if number == line.number else f.line_text(number)
-            if text is None:
-                return False
-            if number != line.number and text.rstrip().endswith((")", ";", "}")):
-                return False  # the statement above is complete
-            if exec_call.search(text):
-                return True
-        return False
 
 
 # --------------------------------------------------------------------------- base images

@@ -19,6 +19,7 @@ from bot.diff import Line
 from bot.filetypes import FileKind, comment_prefixes
 from bot.findings import Severity
 from bot.rules.base import FileUnderReview, Hit, Rule
+from bot.rules.layout import indent_width
 
 # --- what a stand-in backing service looks like -------------------------------------------
 
@@ -272,23 +273,6 @@ class _Group:
     branches: list[_Branch]
 
 
-def _known_lines(f: FileUnderReview) -> list[Line]:
-    """Every new-file line known: the whole file, or the right side of each hunk."""
-    content = f.file.new_content
-    if content is not None:
-        return [Line(i, text) for i, text in enumerate(content, start=1)]
-    return [
-        Line(hl.new_number, hl.text)
-        for hunk in f.file.hunks
-        for hl in hunk.lines
-        if hl.new_number is not None
-    ]
-
-
-def _indent(text: str) -> int:
-    return len(text.expandtabs(4)) - len(text.expandtabs(4).lstrip())
-
-
 _PY, _JS, _GO, _RB, _JAVA = "python", "javascript", "go", "ruby", "java"
 _LANGUAGES = (
     (FileKind.PYTHON, _PY),
@@ -315,7 +299,7 @@ class _Parser:
 
     def __init__(self, f: FileUnderReview, language: str) -> None:
         self.language = language
-        self.lines = _known_lines(f)
+        self.lines = f.known_lines()
         prefixes = comment_prefixes(f.kinds)
         self.code = [self._is_code(ln.text, prefixes) for ln in self.lines]
 
@@ -401,10 +385,10 @@ class _Parser:
             return None
         true, false = _Branch(applies, number), _Branch(_ALL - applies, number)
         current = true
-        base = _indent(self.lines[index].text)
+        base = indent_width(self.lines[index].text, 4)
         for line, _ in following:
             stripped = line.text.strip()
-            if _indent(line.text) <= base:
+            if indent_width(line.text, 4) <= base:
                 break
             if stripped.startswith(": "):
                 current = false
@@ -441,14 +425,14 @@ class _Parser:
 
     def _block_group(self, index: int, first: _Branch) -> _Group:
         """The branches of an if/elif/else chain, read from indentation."""
-        base = _indent(self.lines[index].text)
+        base = indent_width(self.lines[index].text, 4)
         branches = [first]
         covered = set(first.applies)
         for line, code in self._following(index):
             if not code:
                 continue
             stripped = line.text.strip()
-            depth = _indent(line.text)
+            depth = indent_width(line.text, 4)
             if depth > base:
                 branches[-1].parts.append((line.number, stripped))
                 continue
@@ -472,7 +456,7 @@ class _Parser:
 
     def _switch_group(self, index: int) -> _Group:
         number = self.lines[index].number
-        base = _indent(self.lines[index].text)
+        base = indent_width(self.lines[index].text, 4)
         branches: list[_Branch] = [_Branch(_NONE, number)]
         covered: set[str] = set()
         label_depth: int | None = None
@@ -480,7 +464,7 @@ class _Parser:
             if not code:
                 continue
             stripped = line.text.strip()
-            depth = _indent(line.text)
+            depth = indent_width(line.text, 4)
             label = _CASE_LABEL.match(stripped)
             if label and depth >= base and (label_depth is None or depth <= label_depth):
                 label_depth = depth
@@ -731,7 +715,7 @@ class DevelopmentConfigStandIn(Rule):
 
     def _config_classes(self, f: FileUnderReview) -> list[Hit]:
         """Flask-style `class DevelopmentConfig(Config):` bodies, against `ProductionConfig`."""
-        lines = _known_lines(f)
+        lines = f.known_lines()
         dev_body: list[Line] = []
         prod_body: list[Line] | None = None
         current: list[Line] | None = None
@@ -809,7 +793,7 @@ class EnvironmentDatabaseMismatch(Rule):
     def check(self, f: FileUnderReview) -> list[Hit]:
         if f.kinds & {FileKind.COMPOSE, FileKind.KUBERNETES} or "sqlite" not in f.text.lower():
             return []
-        sections = self._sections(_known_lines(f))
+        sections = self._sections(f.known_lines())
         anchors = {s.anchor: s for s in sections.values() if s.anchor}
 
         def adapter(section: _Section) -> tuple[str, int] | None:
@@ -841,7 +825,7 @@ class EnvironmentDatabaseMismatch(Rule):
             text = line.text
             if not text.strip() or text.lstrip().startswith(("#", "//")):
                 continue
-            depth = _indent(text)
+            depth = indent_width(text, 4)
             open_sections = [s for s in open_sections if depth > s.indent]
             for section in open_sections:
                 if section.adapter is None and (m := self._adapter.match(text)):

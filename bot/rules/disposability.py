@@ -14,15 +14,16 @@ from collections.abc import Iterator
 from bot.diff import FileStatus, Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, Rule
-from bot.rules.concurrency import command_value, segments
-from bot.rules.port_binding import (
-    KeywordLineRule,
+from bot.rules.base import FileUnderReview, Hit, KeywordLineRule, Rule
+from bot.rules.commands import (
+    SHELLS,
     command_lines,
+    command_value,
     dockerfile_instruction,
     has_dockerfile,
     is_entrypoint_script,
     is_startup_script,
+    segments,
 )
 
 
@@ -121,24 +122,11 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
 _BARE_SHELL = re.compile(r"^(?:/bin/|/usr/bin/)?(?:ba|z|a|da)?sh$")
 _EXEC_LAST = re.compile(r"(?:^|&&|;)\s*exec\s+\S[^;&|]*$")
 _LAST_STEP = re.compile(r"^(.*(?:&&|;))\s*([^;&|]+)$")
-_SH_C_ARGV = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "ash", "/bin/ash", "dash"})
-
-
-def _known_lines(f: FileUnderReview) -> Iterator[tuple[int, str]]:
-    """Numbered new-file lines: the whole file when known, else the hunks' right side."""
-    content = f.file.new_content
-    if content is not None:
-        yield from enumerate(content, start=1)
-        return
-    for n in sorted(f.file.commentable_lines):
-        text = f.line_text(n)
-        if text is not None:
-            yield n, text
 
 
 def _known_lines_after(f: FileUnderReview, number: int) -> Iterator[str]:
     """Known new-file lines below `number`."""
-    return (text for n, text in _known_lines(f) if n > number)
+    return (text for n, text in f.numbered_lines() if n > number)
 
 
 class ShellFormCommand(Rule):
@@ -183,7 +171,7 @@ class ShellFormCommand(Rule):
         if _WINDOWS_SHELL.search(f.text):
             return
         last_from = 0
-        for number, text in _known_lines(f):
+        for number, text in f.numbered_lines():
             if _FROM.match(text):
                 last_from = number
         for line in f.code_lines():
@@ -284,7 +272,7 @@ class ShellFormCommand(Rule):
             isinstance(argv, list) and len(argv) == 3 and all(isinstance(a, str) for a in argv)
         ):
             return None
-        if argv[0] not in _SH_C_ARGV or argv[1] != "-c":
+        if argv[0] not in SHELLS or argv[1] != "-c":
             return None
         script = argv[2].strip()
         parts = segments(script)
@@ -323,17 +311,13 @@ _WAIT = re.compile(r"^\s*wait\b", re.M)
 def _last_code_line(f: FileUnderReview) -> Line | None:
     """The file's last code line, when it is known to be the end of the file."""
     changed = f.file
-    if changed.new_content is not None:
-        numbered = list(enumerate(changed.new_content, start=1))
-    elif changed.hunks:
-        last_hunk = changed.hunks[-1]
-        trailing = [hl for hl in last_hunk.lines if hl.new_number is not None]
+    if changed.new_content is None:
+        if not changed.hunks:
+            return None
+        trailing = [hl for hl in changed.hunks[-1].lines if hl.new_number is not None]
         if changed.status is not FileStatus.ADDED and (not trailing or trailing[-1].kind != "+"):
             return None  # the file may go on past what the diff shows
-        numbered = [(n, f.line_text(n) or "") for n in sorted(changed.commentable_lines)]
-    else:
-        return None
-    for number, text in reversed(numbered):
+    for number, text in reversed(f.numbered_lines()):
         stripped = text.strip()
         if stripped and not stripped.startswith("#"):
             return Line(number, text)

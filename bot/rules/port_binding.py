@@ -2,151 +2,21 @@
 
 The platform hands a web process its port (usually `$PORT`) and routes traffic to
 every interface of the container; a hard-coded port or a loopback-only bind
-breaks that contract. The small container/startup helpers at the top are
-shared with the concurrency and disposability modules.
+breaks that contract.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
-from typing import ClassVar
 
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.base import FileUnderReview, Hit, LineRule, Rule
+from bot.rules.base import FileUnderReview, Hit, KeywordLineRule, LineRule, Rule, code_line_above
+from bot.rules.commands import command_lines, has_dockerfile
 
-__all__ = [
-    "RULES",
-    "KeywordLineRule",
-    "command_lines",
-    "dockerfile_instruction",
-    "has_dockerfile",
-    "is_entrypoint_script",
-    "is_startup_script",
-]
-
-# ---------------------------------------------------------------------------
-# Shared helpers (also used by bot.rules.concurrency and bot.rules.disposability)
-# ---------------------------------------------------------------------------
-
-_DOCKERFILE_PATH = re.compile(
-    r"(?:^|/)(?:dockerfile|containerfile)(?:[.-][\w.-]+)?$|\.dockerfile$", re.IGNORECASE
-)
-
-
-def has_dockerfile(repo_files: frozenset[str] | None) -> bool | None:
-    """Whether the repository builds a container image; None when the file list is unknown."""
-    if repo_files is None:
-        return None
-    return any(_DOCKERFILE_PATH.search(p) for p in repo_files)
-
-
-_STARTUP_NAME = re.compile(
-    r"(?:^|[-_.])(?:entrypoint|start|startup|boot|launch|run|serve)(?:[-_.]|$)"
-)
-_NOT_STARTUP = re.compile(r"test|lint|deploy|build|release|install|setup|migrat|backup|ci\b|dev")
-
-
-def is_entrypoint_script(path: str) -> bool:
-    """A container entrypoint script by name: `docker-entrypoint.sh`, `entrypoint.sh`."""
-    return "entrypoint" in PurePosixPath(path).name.lower()
-
-
-def is_startup_script(path: str) -> bool:
-    """A script that starts the app by name: entrypoints, `start.sh`, `run.sh`, `boot.sh`."""
-    name = PurePosixPath(path).name.lower()
-    if "entrypoint" in name:
-        return True
-    return bool(_STARTUP_NAME.search(name)) and not _NOT_STARTUP.search(name)
-
-
-class KeywordLineRule(LineRule):
-    """A LineRule that only runs its pattern on lines the cheap `prefilter` matches.
-
-    A regex of a few literal words is far cheaper than a many-branched pattern,
-    and most lines hold none of the words a rule is about.
-    """
-
-    prefilter: ClassVar[re.Pattern[str]]
-
-    def check(self, f: FileUnderReview) -> Iterator[Hit]:
-        lines = f.added_lines() if self.include_comments else f.code_lines()
-        search = self.pattern.search
-        wanted = self.prefilter.search
-        for line in lines:
-            text = line.text
-            if wanted(text) is None:
-                continue
-            match = search(text)
-            if match is not None:
-                hit = self.check_match(f, line, match)
-                if hit is not None:
-                    yield hit
-
-
-_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\b")
-
-
-def dockerfile_instruction(f: FileUnderReview, number: int) -> tuple[str, str] | None:
-    """The Dockerfile instruction a line belongs to, upper-cased, and its whole text.
-
-    Continuation lines (the line above ends in a backslash) are joined, so a
-    `CMD` spread over several lines reads as one. None for blank/comment lines.
-    """
-    start = number
-    while start > 1 and number - start < 200:
-        above = f.line_text(start - 1)
-        if above is None or not above.rstrip().endswith("\\"):
-            break
-        start -= 1
-    first = f.line_text(start)
-    if first is None:
-        return None
-    match = _INSTRUCTION.match(first)
-    if match is None or first.lstrip().startswith("#"):
-        return None
-    parts = [first]
-    current = first
-    end = start
-    while current.rstrip().endswith("\\") and end - start < 200:
-        end += 1
-        nxt = f.line_text(end)
-        if nxt is None:
-            break
-        parts.append(nxt)
-        current = nxt
-    joined = " ".join(p.rstrip().removesuffix("\\").strip() for p in parts)
-    return match.group(1).upper(), joined
-
-
-def command_lines(f: FileUnderReview) -> Iterator[tuple[Line, str]]:
-    """Added lines that start or run a process, with the command text to judge.
-
-    Dockerfile: lines inside CMD/ENTRYPOINT (whole instruction text); Procfile:
-    every entry; compose: `command:`/`entrypoint:` lines; entrypoint scripts: every line.
-    """
-    kinds = f.kinds
-    for line in f.code_lines():
-        if FileKind.DOCKERFILE in kinds:
-            found = dockerfile_instruction(f, line.number)
-            if found is not None and found[0] in ("CMD", "ENTRYPOINT"):
-                yield line, found[1]
-        elif (
-            FileKind.PROCFILE in kinds
-            or (FileKind.SHELL in kinds and is_entrypoint_script(f.path))
-            or (FileKind.COMPOSE in kinds and _COMPOSE_COMMAND.match(line.text))
-        ):
-            yield line, line.text
-
-
-_COMPOSE_COMMAND = re.compile(r"^\s*(?:-\s*)?(?:command|entrypoint)\s*:")
-
-# ---------------------------------------------------------------------------
-# Factor VII rules
-# ---------------------------------------------------------------------------
+__all__ = ["RULES"]
 
 # The file takes its port from the environment, the app config or a command-line flag.
 _CONFIG_SOURCE = (
@@ -379,23 +249,12 @@ class FrameworkServerPort(LineRule):
         if not self._app_config.search(f.path):
             return None
         if match.group("indent") is not None:
-            above = _line_above(f, line.number)
+            above = code_line_above(f, line.number, limit=19, comments=("#", "!"))
             if above is None or above.strip() != "server:":
                 return None
             if len(above) - len(above.lstrip()) >= len(match.group("indent")):
                 return None
         return Hit(line.number)
-
-
-def _line_above(f: FileUnderReview, number: int) -> str | None:
-    """The nearest known line above that is neither blank nor a comment."""
-    for above in range(number - 1, max(0, number - 20), -1):
-        text = f.line_text(above)
-        if text is None:
-            return None
-        if text.strip() and not text.lstrip().startswith(("#", "!")):
-            return text
-    return None
 
 
 class LoopbackBindInCode(KeywordLineRule):

@@ -22,8 +22,9 @@ from typing import ClassVar
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
-from bot.rules.backing_services import ancestor_keys, indent_of, is_dev_profile, opened_call
 from bot.rules.base import FileUnderReview, Hit, LineRule, Rule
+from bot.rules.layout import ancestor_keys, enclosing_lines, indent_of, opened_call
+from bot.rules.profiles import is_dev_profile
 
 _DEV_CLASS = re.compile(r"(?i)dev|test|local|debug")
 _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
@@ -31,21 +32,11 @@ _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
 
 def _in_dev_class(f: FileUnderReview, line: Line, limit: int = 200) -> bool:
     """A Python line inside `class DevelopmentConfig:` (or Test/Local/Debug)."""
-    current = indent_of(line.text)
-    if current == 0:
-        return False
-    for k in range(line.number - 1, max(0, line.number - limit), -1):
-        above = f.line_text(k)
-        if above is None:
-            return False
-        if not above.strip() or indent_of(above) >= current:
-            continue
-        m = _CLASS.match(above)
+    blocks = enclosing_lines(f, line.number, indent_of(line.text), indent_of, limit=limit)
+    for _, text in blocks:
+        m = _CLASS.match(text)
         if m:
             return _DEV_CLASS.search(m.group(2)) is not None
-        current = indent_of(above)
-        if current == 0:
-            return False
     return False
 
 
