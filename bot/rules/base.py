@@ -34,6 +34,10 @@ __all__ = [
 
 DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead")
 
+_TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
+# What precedes a triple-quoted string that is a value rather than a docstring.
+_DATA_STRING_OPENER = re.compile(r"(?:=|\(|,|\[|:|return)\s*[rRbBuUfF]{0,2}$")
+
 # The programming languages the rules read as code (not config, manifests or scripts).
 CODE_KINDS = frozenset(
     {FileKind.PYTHON, FileKind.JAVASCRIPT, FileKind.GO, FileKind.JAVA, FileKind.RUBY}
@@ -71,6 +75,11 @@ class FileUnderReview:
     def path(self) -> str:
         return self.file.path
 
+    @property
+    def trailing_comment_markers(self) -> tuple[str, ...]:
+        """Tokens that start a comment after code on a line (`#`, `//`)."""
+        return tuple(p for p in self._comment_prefixes if p in ("#", "//"))
+
     @cached_property
     def _added(self) -> tuple[Line, ...]:
         return tuple(self.file.added_lines)
@@ -78,11 +87,46 @@ class FileUnderReview:
     @cached_property
     def _code(self) -> tuple[Line, ...]:
         prefixes = self._comment_prefixes
+        prose = self.docstring_lines
         return tuple(
             line
             for line in self._added
-            if (stripped := line.text.lstrip()) and not (prefixes and stripped.startswith(prefixes))
+            if (stripped := line.text.lstrip())
+            and not (prefixes and stripped.startswith(prefixes))
+            and line.number not in prose
         )
+
+    @cached_property
+    def docstring_lines(self) -> frozenset[int]:
+        """Lines of Python docstrings: prose and API examples, not code or config.
+
+        A triple-quoted string that opens a statement is a docstring; one that is
+        assigned, passed or returned (`KEY = \"\"\"...`) is data and stays code. A gap
+        in the known lines (a partial diff) forgets an open string rather than guess.
+        """
+        if FileKind.PYTHON not in self.kinds:
+            return frozenset()
+        inside: set[int] = set()
+        delimiter: str | None = None
+        is_doc = False
+        previous = 0
+        for number, text in self.numbered_lines():
+            if number != previous + 1:
+                delimiter = None
+            previous = number
+            if delimiter is not None and is_doc:
+                inside.add(number)
+            position = 0
+            while (quote := _TRIPLE_QUOTE.search(text, position)) is not None:
+                if delimiter is None:
+                    delimiter = quote.group()
+                    is_doc = not _DATA_STRING_OPENER.search(text[: quote.start()].rstrip())
+                    if is_doc:
+                        inside.add(number)
+                elif quote.group() == delimiter:
+                    delimiter = None
+                position = quote.end()
+        return frozenset(inside)
 
     def added_lines(self) -> Iterator[Line]:
         """Every line the diff adds."""
@@ -127,6 +171,25 @@ class FileUnderReview:
 
     def line_text(self, number: int) -> str | None:
         return self.file.line_text(number)
+
+
+def _in_trailing_comment(text: str, position: int, markers: tuple[str, ...]) -> bool:
+    """Whether `position` lies in a comment that follows code, outside any string."""
+    quote: str | None = None
+    i = 0
+    while i < position:
+        char = text[i]
+        if quote is not None:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'`":
+            quote = char
+        elif text.startswith(markers, i) and (i == 0 or text[i - 1] in " \t"):
+            return True
+        i += 1
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +306,16 @@ class LineRule(Rule):
     def check(self, f: FileUnderReview) -> Iterator[Hit]:
         lines = f.added_lines() if self.include_comments else f.code_lines()
         search = self.pattern.search
+        markers = () if self.include_comments else f.trailing_comment_markers
         for line in lines:
             match = search(line.text)
-            if match is not None:
-                hit = self.check_match(f, line, match)
-                if hit is not None:
-                    yield hit
+            if match is None:
+                continue
+            if markers and _in_trailing_comment(line.text, match.start(), markers):
+                continue
+            hit = self.check_match(f, line, match)
+            if hit is not None:
+                yield hit
 
     def check_match(self, f: FileUnderReview, line: Line, match: re.Match[str]) -> Hit | None:
         return Hit(line.number)

@@ -63,6 +63,7 @@ _NOT_RUNTIME_TOKENS = frozenset(
      "bootstrap", "ci", "check", "format", "local", "fmt", "bench", "e2e"}
 )  # fmt: skip
 _TOKENS = re.compile(r"[^a-z0-9]+")
+_CI_DIRS = frozenset({".ci", "ci", ".github", ".circleci", ".gitlab", ".buildkite", ".woodpecker"})
 
 
 def _name_tokens(path: str) -> set[str]:
@@ -76,12 +77,14 @@ def _script_role(f: FileUnderReview) -> str | None:
     """`entry` for container entrypoints and start scripts, `deploy` for deploy/cron ones."""
     if FileKind.SHELL not in f.kinds:
         return None
+    parts = {p.lower() for p in PurePosixPath(f.path).parts[:-1]}
+    if parts & _CI_DIRS:
+        return None  # CI jobs build and test; they are not the app starting
     tokens = _name_tokens(f.path)
     if "entrypoint" in tokens:
         return "entry"
     if tokens & _NOT_RUNTIME_TOKENS:
         return None
-    parts = {p.lower() for p in PurePosixPath(f.path).parts[:-1]}
     if tokens & _ENTRY_TOKENS:
         return "entry"
     if tokens & _DEPLOY_TOKENS or parts & {"cron", "cron.d", "deploy"}:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import ClassVar
@@ -756,8 +755,6 @@ class HardcodedCredential(Rule):
             text = line.text
             if not _SECRETISH.search(text) or _claimed_by_specific_rule(text):
                 continue
-            if FileKind.PYTHON in kinds and line.number in _python_docstring_lines(f):
-                continue
             severity = _pair_severity(_pairs(text, kinds))
             if severity is not Severity.ERROR and kinds & CODE_KINDS:
                 severity = _worst(severity, _bearer_severity(text))
@@ -820,9 +817,7 @@ class CredentialInUrl(Rule):
             if next(_known_secrets(text), None) is not None:
                 continue  # TF0301 names the exact kind of key
             severity = _credential_in_url(text)
-            if severity is None or (
-                FileKind.PYTHON in f.kinds and line.number in _python_docstring_lines(f)
-            ):
+            if severity is None:
                 continue
             if severity is Severity.ERROR:
                 yield Hit(line.number)
@@ -1095,8 +1090,6 @@ class EnvironmentHostname(LineRule):
                 continue  # where a database or broker lives is factor IV's finding
             labels = host.split(".")[:-1]
             if any(_ENV_LABEL.search(label) for label in labels):
-                if FileKind.PYTHON in f.kinds and line.number in _python_docstring_lines(f):
-                    return None
                 message = (
                     f"Hostname `{host}` names a specific deploy; take it from configuration "
                     "in the environment."
@@ -1168,55 +1161,6 @@ def _env_pair_severity(name: str, raw_value: str) -> Severity | None:
         return None
     value = _yaml_value(raw_value)
     return None if value is None else _value_severity(value)
-
-
-_TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
-_DATA_STRING_OPENER = re.compile(r"(?:=|\(|,|\[|:|return)\s*[rRbBuUfF]{0,2}$")
-
-
-_DOCSTRINGS: weakref.WeakKeyDictionary[FileUnderReview, frozenset[int]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _python_docstring_lines(f: FileUnderReview) -> frozenset[int]:
-    """Lines inside Python docstrings (not inside triple-quoted strings assigned as data).
-
-    Examples in docstrings (`'access_token': 'askfjh234'`) document an API; they
-    are not config. A gap in the known lines (a partial diff) resets the state.
-    Computed once per file, however many rules ask.
-    """
-    cached = _DOCSTRINGS.get(f)
-    if cached is None:
-        cached = _DOCSTRINGS[f] = frozenset(_scan_docstrings(f))
-    return cached
-
-
-def _scan_docstrings(f: FileUnderReview) -> set[int]:
-    inside: set[int] = set()
-    delimiter: str | None = None
-    is_doc = False
-    previous = 0
-    for n, text in f.numbered_lines():
-        if n != previous + 1:
-            delimiter = None
-        previous = n
-        if delimiter is not None and is_doc:
-            inside.add(n)
-        position = 0
-        while True:
-            m = _TRIPLE_QUOTE.search(text, position)
-            if m is None:
-                break
-            if delimiter is None:
-                delimiter = m.group()
-                is_doc = not _DATA_STRING_OPENER.search(text[: m.start()].rstrip())
-                if is_doc:
-                    inside.add(n)
-            elif m.group() == delimiter:
-                delimiter = None
-            position = m.end()
-    return inside
 
 
 def _decoded(value: str) -> str | None:
