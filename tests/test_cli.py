@@ -237,3 +237,15 @@ def test_text_is_coloured_on_a_tty_unless_no_color(branch_repo: GitRepo) -> None
 
     assert "\x1b[33mwarning" in on_tty({})
     assert "\x1b[" not in on_tty({"NO_COLOR": "1"})
+
+
+def test_json_lists_findings_folded_into_one_per_line() -> None:
+    case = Path(__file__).parent / "corpus/admin-processes-script-own-connection.diff"
+    report = json.loads(run("review", "--diff", str(case), "--format", "json").stdout)
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("TF0402", 10)]
+    assert sorted((x["rule"], x["line"], x["into"]) for x in report["summary"]["folded"]) == [
+        ("TF0306", 10, "TF0402"),
+        ("TF1204", 10, "TF0402"),
+    ]
+    text = run("review", "--diff", str(case)).stdout
+    assert "2 folded into another finding on the same line" in text
