@@ -13,11 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import ValidationError
+
 from bot import __version__
 from bot.config import CONFIG_PATH, ConfigError, FailOn, RepoConfig, load_config
 from bot.diff import ChangedFile, DiffError, parse_diff
-from bot.engine import review_files
+from bot.engine import review, review_files
 from bot.gitsource import GitError, diff_from_git, repo_root
+from bot.llm.prompt import plan_prompts
+from bot.llm.review import LLMReviewer
+from bot.llm.settings import LLMSettings
+from bot.llm.tokens import counter_for
+from bot.notes import NotesError, NoteSet, load_notes
 from bot.output import FORMATS
 from bot.ruledocs import explain_factor, explain_rule, rules_json, rules_markdown, rules_text
 from bot.rules.registry import BY_CODE
@@ -58,7 +65,19 @@ def _build_parser() -> argparse.ArgumentParser:
     review.add_argument(
         "--no-llm",
         action="store_true",
-        help="rules only (the local CLI never calls an LLM today; accepted for compatibility)",
+        help="rules only, even when OPENAI_API_KEY or OPENAI_BASE_URL is set",
+    )
+    review.add_argument(
+        "--llm-budget",
+        type=_positive_int,
+        metavar="TOKENS",
+        help="cap on LLM tokens (input + output) for this review "
+        "(default: TWELVE_REVIEW_MAX_TOTAL_TOKENS, else 100000)",
+    )
+    review.add_argument(
+        "--dry-run-prompt",
+        action="store_true",
+        help="print the exact prompts (secrets masked) and their token counts; call no model",
     )
     review.add_argument(
         "--fail-on",
@@ -142,11 +161,94 @@ def _review(args: argparse.Namespace, out: TextIO) -> int:
         git = diff_from_git(repo, args.base or "HEAD", args.head)
         files, repo_files = git.files, git.repo_files
     config = _load_config(args.config, repo)
-    result = review_files(files, config, repo_files=repo_files, jobs=args.jobs)
+    if args.dry_run_prompt:
+        return _dry_run(files, config, repo, repo_files, args, out)
+    reviewer = None if args.no_llm else _llm_reviewer(config, repo, args.llm_budget)
+    result = review(files, config, repo_files=repo_files, jobs=args.jobs, llm=reviewer)
     color = args.format == "text" and out.isatty() and "NO_COLOR" not in os.environ
     out.write(FORMATS[args.format](result, color))
     fail_on = FailOn(args.fail_on) if args.fail_on else config.fail_on
     return 1 if any(fail_on.fails(f.severity) for f in result.findings) else 0
+
+
+def _llm_settings() -> LLMSettings:
+    try:
+        return LLMSettings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "TWELVE_REVIEW_" + str(err["loc"][0]).upper() if err["loc"] else "LLM settings"
+        raise UsageError(f"{name}: {err['msg']}") from None
+
+
+def _team_notes(config: RepoConfig, repo: Path) -> NoteSet:
+    try:
+        return load_notes(_read_team_notes(repo, config.notes) if config.notes else None)
+    except NotesError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_team_notes(repo: Path, folder: str) -> dict[str, str]:
+    """The team's notes (`notes:` in the config) from this checkout's working tree."""
+    try:
+        root = repo_root(repo)
+    except GitError:
+        root = repo
+    where = root / folder
+    if not where.is_dir():
+        raise UsageError(f"notes: {folder!r} is not a folder in the repository")
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(where.glob("*.md"))}
+
+
+def _llm_reviewer(config: RepoConfig, repo: Path, budget: int | None) -> LLMReviewer | None:
+    settings = _llm_settings()
+    if not settings.enabled:
+        return None
+    from bot.llm.client import OpenAIChatClient  # noqa: PLC0415 - openai loads only when used
+
+    reviewer = LLMReviewer.create(
+        OpenAIChatClient(settings),
+        settings,
+        _team_notes(config, repo),
+        counter_for(settings.model),
+    )
+    reviewer.total_budget = budget
+    return reviewer
+
+
+def _dry_run(
+    files: list[ChangedFile],
+    config: RepoConfig,
+    repo: Path,
+    repo_files: frozenset[str] | None,
+    args: argparse.Namespace,
+    out: TextIO,
+) -> int:
+    settings = _llm_settings()
+    result = review_files(files, config, repo_files=repo_files, jobs=args.jobs)
+    counter = counter_for(settings.model)
+    reviewed = set(result.reviewed)
+    plan = plan_prompts(
+        [f for f in files if f.path in reviewed],
+        result.findings,
+        _team_notes(config, repo),
+        counter,
+        settings.request_budget,
+        settings.model,
+    )
+    total = sum(r.tokens for r in plan.requests)
+    out.write(
+        f"{len(plan.requests)} request(s), {total} input tokens ({counter.name}), "
+        f"model {settings.model}, budget {settings.request_budget} per request\n"
+    )
+    for number, request in enumerate(plan.requests, start=1):
+        out.write(
+            f"\n===== request {number}: {request.tokens} tokens; files: "
+            f"{', '.join(request.paths)}; notes: {', '.join(request.notes) or '(none)'}\n"
+            f"----- system -----\n{request.system}\n----- user -----\n{request.user}\n"
+        )
+    for left in plan.not_reviewed:
+        out.write(f"\nnot reviewed by the LLM: {left.path} ({left.reason})\n")
+    return 0
 
 
 def _read_diff(name: str) -> list[ChangedFile]:

@@ -13,6 +13,7 @@ that names the key, so a typo never silently turns a check off.
     paths:
       include: ["src/**"]       # gitignore-style globs; empty = every path
       exclude: ["vendor/**"]
+    notes: docs/twelve-factor   # a folder of the team's own factor notes (LLM review)
 """
 
 from __future__ import annotations
@@ -108,6 +109,17 @@ class RepoConfig(_Strict):
     factors: FactorsConfig = FactorsConfig()
     rules: RulesConfig = RulesConfig()
     paths: PathsConfig = PathsConfig()
+    notes: str | None = None
+
+    @field_validator("notes")
+    @classmethod
+    def _notes_inside_repo(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith("/") or ".." in parts or not value.strip():
+            raise ValueError(f"{value!r} must be a folder path inside the repository")
+        return value.strip("/")
 
     def rule_enabled(self, code: str, factor: int) -> bool:
         return factor not in self.factors.disable and code not in self.rules.disable

@@ -11,16 +11,29 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.config import RepoConfig
 from bot.diff import ChangedFile, FileStatus
 from bot.filetypes import classify, is_non_production
 from bot.findings import Finding, Severity, fingerprint_for, normalise_line
+from bot.llm.merge import merge_findings
+from bot.llm.report import LLMReport
 from bot.rules.base import FileUnderReview, Hit, Rule
 from bot.rules.registry import ALL_RULES
 from bot.suppression import find_suppression
 
-__all__ = ["FoldedFinding", "ReviewResult", "SkippedFile", "SuppressedFinding", "review_files"]
+if TYPE_CHECKING:  # the LLM client (and openai) load only when an LLM review runs
+    from bot.llm.review import LLMReviewer
+
+__all__ = [
+    "FoldedFinding",
+    "ReviewResult",
+    "SkippedFile",
+    "SuppressedFinding",
+    "review",
+    "review_files",
+]
 
 # Enough of a file to recognise a Kubernetes manifest or a shebang.
 _CLASSIFY_SAMPLE = 8192
@@ -53,6 +66,7 @@ class ReviewResult:
     folded: list[FoldedFinding] = field(default_factory=list)
     reviewed: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    llm: LLMReport = field(default_factory=lambda: LLMReport(status="off"))
 
     def counts_by_severity(self) -> dict[str, int]:
         counts = Counter(f.severity.value for f in self.findings)
@@ -61,6 +75,44 @@ class ReviewResult:
     def counts_by_factor(self) -> dict[int, int]:
         counts = Counter(f.factor for f in self.findings)
         return {n: counts[n] for n in sorted(counts)}
+
+
+def review(
+    files: Sequence[ChangedFile],
+    config: RepoConfig | None = None,
+    *,
+    repo_files: frozenset[str] | None = None,
+    jobs: int = 1,
+    llm: LLMReviewer | None = None,
+) -> ReviewResult:
+    """Rules, then (when given a reviewer) the LLM, merged into one result.
+
+    The model sees only files the rules reviewed (never tests, docs, excluded
+    paths), and its findings pass the same config and inline suppressions.
+    """
+    config = config or RepoConfig()
+    result = review_files(files, config, repo_files=repo_files, jobs=jobs)
+    if llm is None:
+        return result
+    reviewed = set(result.reviewed)
+    found, result.llm = llm.review([f for f in files if f.path in reviewed], result.findings)
+    by_path = {f.path: f for f in files}
+    allowed: list[Finding] = []
+    for finding in found:
+        if finding.factor in config.factors.disable:
+            continue
+        changed = by_path[finding.path]
+        above = changed.line_text(finding.line - 1) if finding.line > 1 else None
+        suppression = find_suppression(
+            changed.line_text(finding.line), above, finding.rule, finding.factor
+        )
+        if suppression is not None:
+            result.suppressed.append(SuppressedFinding(finding, suppression.reason))
+        else:
+            allowed.append(finding)
+    result.findings = merge_findings(result.findings, allowed)
+    _fold_same_line(result)
+    return result
 
 
 def review_files(

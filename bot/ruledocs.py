@@ -57,6 +57,7 @@ def explain_rule(rule: Rule) -> str:
     head = [
         f"{rule.code} {rule.name}: {doc.title}",
         f"Factor {f.title} ({f.summary}) - {f.url}",
+        f"Note: prompts/notes/{f.note_id}.md",
         f"Severity: {rule.severity.value}   Files: {', '.join(sorted(rule.kinds))}",
         "",
     ]
@@ -66,7 +67,7 @@ def explain_rule(rule: Rule) -> str:
 
 def explain_factor(number: int) -> str:
     f = FACTORS[number]
-    lines = [f"Factor {f.title}: {f.summary}", f.url, ""]
+    lines = [f"Factor {f.title}: {f.summary}", f.url, f"Note: prompts/notes/{f.note_id}.md", ""]
     lines += [
         f"  {r.code}  {r.severity.value:<7}  {r.doc().title}" for r in rules_for_factor(number)
     ]

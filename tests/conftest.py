@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_openai import fake_openai  # noqa: F401 - a fixture for every test module
+
 NPM_DIR = Path(__file__).parent / "npm"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot import __version__
 from bot.engine import ReviewResult
+from bot.llm.report import LLMReport
 
 __all__ = ["REPORT_VERSION", "render", "report"]
 
@@ -42,6 +43,24 @@ def summary(result: ReviewResult) -> dict[str, Any]:
             {"rule": x.finding.rule, "path": x.finding.path, "line": x.finding.line, "into": x.into}
             for x in result.folded
         ],
+        "llm": _llm(result.llm),
+    }
+
+
+def _llm(report: LLMReport) -> dict[str, Any]:
+    return {
+        "status": report.status,
+        "model": report.model,
+        "requests": report.requests,
+        "cached": report.cached,
+        "tokens": {
+            "prompt": report.prompt_tokens,
+            "completion": report.completion_tokens,
+            "total": report.total_tokens,
+        },
+        "not_reviewed": [{"path": n.path, "reason": n.reason} for n in report.not_reviewed],
+        "dropped": dict(sorted(report.dropped.items())),
+        "detail": report.detail,
     }
 
 

@@ -27,7 +27,7 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     doc = rule.doc()
     f = factor(rule.factor)
     markdown = "\n\n".join(f"## {name}\n{body}" for name, body in doc.sections.items())
-    markdown += f"\n\nFactor: [{f.title}]({f.url})"
+    markdown += f"\n\nFactor: [{f.title}]({f.url})\n\nFactor note: {f.note_id}"
     return {
         "id": rule.code,
         "name": rule.name,

@@ -8,8 +8,9 @@ from itertools import groupby
 from bot.engine import ReviewResult
 from bot.factors import factor
 from bot.findings import Severity
+from bot.llm.report import LLMReport
 
-__all__ = ["render"]
+__all__ = ["llm_line", "render"]
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
 
@@ -33,7 +34,31 @@ def render(result: ReviewResult, color: bool = False) -> str:
             out.append(f"  {where:>5}  {level}  {f.rule}  {f.message}  [{title}]")
         out.append("")
     out.append(_summary_line(result))
+    out.append(llm_line(result.llm))
     return "\n".join(out) + "\n"
+
+
+def llm_line(report: LLMReport) -> str:
+    """One line on what the LLM did, so a rules-only review is never mistaken for a full one."""
+    if report.status == "off":
+        return "Rules only: no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL), or --no-llm."
+    if report.status == "unavailable":
+        line = f"LLM unavailable ({report.detail}); rules only"
+        if report.requests:
+            line += f" after {_plural(report.requests, 'request')}"
+        return line + "."
+    line = (
+        f"LLM {report.model}: {_plural(report.requests, 'request')}"
+        f" ({report.cached} cached), {report.total_tokens:,} tokens"
+    )
+    dropped = sum(report.dropped.values())
+    if dropped:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.dropped.items()))
+        line += f"; {dropped} answer(s) dropped ({reasons})"
+    if report.not_reviewed:
+        left = ", ".join(f"{n.path} ({n.reason})" for n in report.not_reviewed)
+        line += f"; not reviewed by the LLM: {left}"
+    return line + "."
 
 
 def _summary_line(result: ReviewResult) -> str:

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import ClassVar
 from urllib.parse import unquote
 
+from bot.credentials import FAKE_SECRET, KNOWN_SECRET_HINT, KNOWN_SECRET_LABELS, known_secrets
 from bot.diff import Line
 from bot.filetypes import FileKind
 from bot.findings import Severity
@@ -278,59 +279,8 @@ def _worst(a: Severity | None, b: Severity | None) -> Severity | None:
 # Known key formats (TF0301) and passwords in URLs (TF0303); other rules defer.
 # ---------------------------------------------------------------------------
 
-_KNOWN_FORMATS: tuple[tuple[str, str], ...] = (
-    ("aws", r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
-    ("github", r"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b"),
-    ("gitlab", r"\bglpat-[A-Za-z0-9_-]{20}\b"),
-    ("slack", r"\bxox[abposr]-[0-9]{6,}-[0-9A-Za-z-]{8,}"),
-    ("slackhook", r"hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,}"),
-    ("stripe", r"\b[rs]k_live_[0-9A-Za-z]{20,}\b"),
-    ("google", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
-    ("openai", r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}"),
-    ("anthropic", r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,}"),
-    ("sendgrid", r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
-    ("npm", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    ("pypi", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
-    ("shopify", r"\bshp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}\b"),
-    ("pem", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-)
-_KNOWN = re.compile("|".join(f"(?P<{label}>{rx})" for label, rx in _KNOWN_FORMATS))
-_KNOWN_LABELS = {
-    "aws": "AWS access key id",
-    "github": "GitHub token",
-    "gitlab": "GitLab token",
-    "slack": "Slack token",
-    "slackhook": "Slack webhook URL",
-    "stripe": "Stripe live key",
-    "google": "Google API key",
-    "openai": "OpenAI API key",
-    "anthropic": "Anthropic API key",
-    "sendgrid": "SendGrid API key",
-    "npm": "npm token",
-    "pypi": "PyPI token",
-    "shopify": "Shopify token",
-    "pem": "private key",
-}
-_FAKE_BODY = re.compile(r"(?i)(.)\1{5,}|example|xxxx|0123456789|123456789|abcdefgh|fake|dummy")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=]{40,}|Proc-Type:")
 _PEM_NEXT_LINE = re.compile(r"^[\s\"'`+(]*(?:[A-Za-z0-9+/=]{40,}|Proc-Type:)")
-
-
-# Cheap literal prefilter: the full alternation is ~20x slower per line.
-_KNOWN_HINT = re.compile(
-    r"AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox|hooks\.slack|k_live_|AIza|sk-|SG\.|npm_|"
-    r"pypi-|shp|PRIVATE KEY"
-)
-
-
-def _known_secrets(text: str) -> Iterator[re.Match[str]]:
-    """Known-format secrets on a line, without obvious fakes (`AKIA...EXAMPLE`)."""
-    if _KNOWN_HINT.search(text) is None:
-        return
-    for match in _KNOWN.finditer(text):
-        if match.lastgroup != "pem" and _FAKE_BODY.search(match.group()):
-            continue
-        yield match
 
 
 _URL_CREDENTIALS = re.compile(
@@ -394,13 +344,13 @@ def _credential_in_url(text: str) -> Severity | None:
             worst = _worst(worst, _url_password_severity("", password["pw"], host, text))
     if "Key=" in text and "devstoreaccount1" not in text:
         for m in _AZURE_KEY.finditer(text):
-            worst = _worst(worst, None if _FAKE_BODY.search(m["pw"]) else Severity.ERROR)
+            worst = _worst(worst, None if FAKE_SECRET.search(m["pw"]) else Severity.ERROR)
     return worst
 
 
 def _claimed_by_specific_rule(text: str) -> bool:
     """Lines holding a known key or a connection-string password: TF0301/TF0303 judge them."""
-    if next(_known_secrets(text), None) is not None:
+    if next(known_secrets(text), None) is not None:
         return True
     if "@" in text and _URL_CREDENTIALS.search(text) is not None:
         return True
@@ -612,7 +562,7 @@ def _bearer_severity(text: str) -> Severity | None:
         token = m["tok"]
         has_digit = any(c.isdigit() for c in token)
         has_alpha = any(c.isalpha() for c in token)
-        if has_digit and has_alpha and not _is_reference(token) and not _FAKE_BODY.search(token):
+        if has_digit and has_alpha and not _is_reference(token) and not FAKE_SECRET.search(token):
             return Severity.ERROR
     return None
 
@@ -658,7 +608,7 @@ class KnownSecretFormat(Rule):
     factor = 3
     severity = Severity.ERROR
     kinds = _ALL_KINDS
-    trigger = line_trigger(_KNOWN_HINT)
+    trigger = line_trigger(KNOWN_SECRET_HINT)
     message = (
         "Hard-coded credential in a known key format; revoke it and load it from the "
         "environment or a secret store."
@@ -668,7 +618,7 @@ class KnownSecretFormat(Rule):
         firebase: bool | None = None
         for line in f.code_lines():
             text = line.text
-            for match in _known_secrets(text):
+            for match in known_secrets(text):
                 label = match.lastgroup or "pem"
                 if label == "pem" and not self._has_key_body(f, line, match):
                     continue
@@ -679,7 +629,7 @@ class KnownSecretFormat(Rule):
                         firebase = "firebase" in lowered or "authdomain" in lowered
                     severity = Severity.NOTICE if firebase else None
                 message = (
-                    f"Hard-coded {_KNOWN_LABELS[label]}; revoke it and load it from the "
+                    f"Hard-coded {KNOWN_SECRET_LABELS[label]}; revoke it and load it from the "
                     "environment or a secret store."
                 )
                 yield Hit(line.number, message=message, severity=severity)
@@ -814,7 +764,7 @@ class CredentialInUrl(Rule):
             text = line.text
             if "@" not in text and "=" not in text:
                 continue
-            if next(_known_secrets(text), None) is not None:
+            if next(known_secrets(text), None) is not None:
                 continue  # TF0301 names the exact kind of key
             severity = _credential_in_url(text)
             if severity is None:

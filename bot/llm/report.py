@@ -1,0 +1,36 @@
+"""What the LLM half of a review did: requests, tokens, and what it left out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["LLMReport", "NotReviewed"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotReviewed:
+    path: str
+    # too-large | request-cap | token-cap | llm-unavailable | malformed-output | rejected-request
+    reason: str
+
+
+@dataclass
+class LLMReport:
+    """`status`: off (not configured or --no-llm), ok, partial (some files left out or
+    answers unusable), unavailable (the model could not be reached: rules only),
+    dry-run (prompts printed, nothing sent)."""
+
+    status: str
+    model: str | None = None
+    requests: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    not_reviewed: list[NotReviewed] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+    detail: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens

@@ -1,0 +1,136 @@
+"""The LLM half of a review: plan the prompts, call the model, keep what survives.
+
+Collaborators come in as arguments (a ChatClient, a cache, a token counter), so
+the engine never knows which endpoint it talks to, and tests swap the edge.
+Whatever goes wrong with the model, this returns: the review then completes on
+rules alone and the report says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.diff import ChangedFile
+from bot.findings import Finding
+from bot.llm.cache import AnswerCache, MemoryCache
+from bot.llm.client import ChatClient, LLMRequestRejected, LLMUnavailable
+from bot.llm.parse import ModelOutputError, parse_review
+from bot.llm.prompt import PromptRequest, plan_prompts
+from bot.llm.report import LLMReport, NotReviewed
+from bot.llm.settings import LLMSettings
+from bot.llm.tokens import TokenCounter
+from bot.llm.validate import to_findings
+from bot.notes import NoteSet
+
+__all__ = ["LLMReviewer"]
+
+
+@dataclass
+class LLMReviewer:
+    """Everything the LLM half needs, built once per process by an entry point."""
+
+    client: ChatClient
+    settings: LLMSettings
+    notes: NoteSet
+    counter: TokenCounter
+    cache: AnswerCache
+    total_budget: int | None = None  # overrides settings.max_total_tokens (--llm-budget)
+
+    @classmethod
+    def create(
+        cls,
+        client: ChatClient,
+        settings: LLMSettings,
+        notes: NoteSet,
+        counter: TokenCounter,
+        cache: AnswerCache | None = None,
+    ) -> LLMReviewer:
+        return cls(client, settings, notes, counter, cache or MemoryCache())
+
+    def plan(
+        self, files: Sequence[ChangedFile], rule_findings: Sequence[Finding]
+    ) -> list[PromptRequest]:
+        """The prompts a review would send (masked), for --dry-run-prompt."""
+        return plan_prompts(
+            files,
+            rule_findings,
+            self.notes,
+            self.counter,
+            self.settings.request_budget,
+            self.settings.model,
+        ).requests
+
+    def review(
+        self, files: Sequence[ChangedFile], rule_findings: Sequence[Finding]
+    ) -> tuple[list[Finding], LLMReport]:
+        settings = self.settings
+        report = LLMReport(status="ok", model=settings.model)
+        plan = plan_prompts(
+            files, rule_findings, self.notes, self.counter, settings.request_budget, settings.model
+        )
+        report.not_reviewed += plan.not_reviewed
+        by_path = {f.path: f for f in files}
+        cap = self.total_budget or settings.max_total_tokens
+        spent = 0
+        found: list[Finding] = []
+        for index, request in enumerate(plan.requests):
+            answer = self.cache.get(request.cache_key)
+            if answer is not None:
+                report.cached += 1
+            else:
+                left_out = _over_limit(report, request, spent, cap, settings)
+                if left_out is not None:
+                    _leave_out(report, plan.requests[index:], left_out)
+                    break
+                try:
+                    completion = self.client.complete(request.system, request.user)
+                except LLMRequestRejected as exc:  # this request only (too long, refused)
+                    report.dropped["rejected-request"] += 1
+                    report.detail = str(exc)
+                    _leave_out(report, [request], "rejected-request")
+                    continue
+                except LLMUnavailable as exc:
+                    report.status = "unavailable"
+                    report.detail = str(exc)
+                    _leave_out(report, plan.requests[index:], "llm-unavailable")
+                    break
+                report.requests += 1
+                # Servers that omit usage are charged our own count of the prompt.
+                report.prompt_tokens += completion.prompt_tokens or request.tokens
+                report.completion_tokens += completion.completion_tokens
+                spent = report.total_tokens
+                answer = completion.text
+            try:
+                parsed = parse_review(answer)
+            except ModelOutputError:
+                report.dropped["malformed-output"] += 1
+                _leave_out(report, [request], "malformed-output")
+                continue
+            self.cache.set(request.cache_key, answer)
+            in_request = {p: by_path[p] for p in request.paths}
+            found += to_findings(
+                parsed.findings, in_request, self.notes, plan.masker, report.dropped
+            )
+        if report.status == "ok" and report.not_reviewed:
+            report.status = "partial"
+        return found, report
+
+
+def _over_limit(
+    report: LLMReport, request: PromptRequest, spent: int, cap: int, settings: LLMSettings
+) -> str | None:
+    if report.requests >= settings.max_requests:
+        return "request-cap"
+    if spent + request.tokens + settings.max_output_tokens > cap:
+        return "token-cap"
+    return None
+
+
+def _leave_out(report: LLMReport, requests: Sequence[PromptRequest], reason: str) -> None:
+    named = {n.path for n in report.not_reviewed}
+    for request in requests:
+        for path in request.paths:
+            if path not in named:
+                report.not_reviewed.append(NotReviewed(path, reason))
+                named.add(path)
