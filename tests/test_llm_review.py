@@ -18,10 +18,10 @@ from bot.config import parse_config
 from bot.diff import ChangedFile, parse_diff
 from bot.engine import review
 from bot.findings import Finding, Severity, fingerprint_for
-from bot.llm.client import Completion, LLMUnavailable
 from bot.llm.masking import MASK, Masker
 from bot.llm.merge import merge_findings
 from bot.llm.prompt import plan_prompts
+from bot.llm.protocol import Completion, LLMUnavailable
 from bot.llm.review import LLMReviewer
 from bot.llm.schema import LLMFinding
 from bot.llm.settings import LLMSettings

@@ -49,8 +49,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 import openai
 from openai import Omit, omit
@@ -59,6 +58,7 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from pydantic import BaseModel
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
 
+from bot.llm.protocol import ChatClient, Completion, LLMRequestRejected, LLMUnavailable
 from bot.llm.schema import LLMReview
 from bot.llm.settings import LLMSettings
 
@@ -107,40 +107,6 @@ UNSUPPORTED_WORDS: Final = (
 )
 DUMMY_API_KEY: Final = "unused"
 MESSAGE_LIMIT: Final = 200
-
-
-@dataclass(frozen=True)
-class Completion:
-    """The model's answer text, what it cost, and the response format that produced it."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    mode: str  # "json_schema" | "json_object" | "text"
-
-
-class ChatClient(Protocol):
-    """One system + user exchange with the model; the engine's only view of it."""
-
-    def complete(self, system: str, user: str) -> Completion: ...
-
-
-class LLMUnavailable(Exception):  # noqa: N818 - the name the engine uses
-    """The model cannot be used: unreachable, failing after retries, or refusing access.
-
-    `status_code` is the last HTTP status, or None when there was no response.
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class LLMRequestRejected(LLMUnavailable):
-    """The endpoint rejected this request (400, 413, 422...), not the service as a whole.
-
-    A different request (a smaller prompt, say) may still succeed.
-    """
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:

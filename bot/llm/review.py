@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from bot.diff import ChangedFile
 from bot.findings import Finding
 from bot.llm.cache import AnswerCache, MemoryCache
-from bot.llm.client import ChatClient, LLMRequestRejected, LLMUnavailable
 from bot.llm.parse import ModelOutputError, parse_review
 from bot.llm.prompt import PromptRequest, plan_prompts
+from bot.llm.protocol import ChatClient, LLMRequestRejected, LLMUnavailable
 from bot.llm.report import LLMReport, NotReviewed
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import TokenCounter
