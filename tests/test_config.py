@@ -61,6 +61,8 @@ paths:
         ("rules: {severity: {TF0398: notice}}", "rules.severity: unknown rule 'TF0398'"),
         ("paths: {exclude: vendor}", "paths.exclude: Input should be a valid"),
         ("- a list", "expected a mapping at the top level"),
+        ("notes: ../outside", "notes: '../outside' must be a folder path inside the repository"),
+        ("notes: /etc", "notes: '/etc' must be a folder path inside the repository"),
         ("fail-on: [unclosed", "not valid YAML"),
     ],
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import GitRepo
 from tests.fake_openai import FakeOpenAI, answer, error, fake_openai, raw
 from tests.helpers import added_file_diff
 
@@ -185,3 +186,29 @@ def test_secrets_never_printed(fake_openai: FakeOpenAI, tmp_path: Path, variable
     assert len(fake_openai.requests) == 1  # no retry on 401
     assert API_KEY not in done.stdout + done.stderr
     assert json.loads(done.stdout)["summary"]["llm"]["status"] == "unavailable"
+
+
+def test_team_notes_from_the_config_reach_the_prompt(
+    fake_openai: FakeOpenAI, git_repo: GitRepo, tmp_path: Path
+) -> None:
+    git_repo.write("svc/app.py", "import os\n")
+    git_repo.write(".github/twelve-review.yml", "notes: docs/twelve-factor\n")
+    git_repo.write(
+        "docs/twelve-factor/acme.secrets.md",
+        "---\nid: acme.secrets\ntitle: Secrets live in Vault\ndesc: ''\nupdated: 1\n"
+        "created: 1\nfactor: 3\n---\nAt Acme, secrets come from Vault, never from env vars.\n",
+    )
+    git_repo.commit("base")
+    git_repo.write("svc/app.py", APP)
+    done = subprocess.run(
+        [str(SCRIPT), "review", "--base", "HEAD", "--dry-run-prompt"],
+        cwd=git_repo.root,
+        env=_env(fake_openai, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "At Acme, secrets come from Vault" in done.stdout
+    assert "acme.secrets" in done.stdout.splitlines()[2]  # listed among the request's notes

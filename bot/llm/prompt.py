@@ -10,6 +10,7 @@ Whatever does not fit is named, never dropped silently.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from bot.findings import Finding
 from bot.llm.masking import Masker
 from bot.llm.report import NotReviewed
 from bot.llm.tokens import TokenCounter
-from bot.notes import Note, NoteSet
+from bot.notes import Note, NoteSet, builtin_notes_dir
 
 __all__ = ["NotReviewed", "PromptPlan", "PromptRequest", "plan_prompts", "templates_dir"]
 
@@ -67,7 +68,8 @@ _CODE_FACTORS = (3, 4, 6, 7, 11, 9, 10, 1, 12, 2, 8, 5)
 
 
 def templates_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "prompts"
+    """prompts/: next to the notes, in the package when installed or in the checkout."""
+    return builtin_notes_dir().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +220,13 @@ def _factor_notes(notes: NoteSet) -> list[Note]:
     return [note for n in range(1, 13) for note in notes.for_factor(n)]
 
 
+_HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)
+
+
 def _render_note(note: Note) -> str:
-    return f"## {note.id}\n{note.title}\n\n{note.body.strip()}\n"
+    # Each note sits under its own `## id` heading, so its sections move one level down.
+    body = _HEADING.sub(r"#\1 ", note.body.strip())
+    return f"## {note.id}\n{note.title}\n\n{body}\n"
 
 
 def _request(
