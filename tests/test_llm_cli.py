@@ -212,3 +212,32 @@ def test_team_notes_from_the_config_reach_the_prompt(
     assert done.returncode == 0, done.stderr
     assert "At Acme, secrets come from Vault" in done.stdout
     assert "acme.secrets" in done.stdout.splitlines()[2]  # listed among the request's notes
+
+
+def test_large_change_is_split_and_every_request_fits_the_budget(
+    fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    body = "\n".join(f"value_{i} = compute_something({i}, 'argument')" for i in range(12))
+    diff = tmp_path / "big.diff"
+    diff.write_text("".join(added_file_diff(f"pkg/m{n}.py", body) for n in range(6)))
+    env = _env(fake_openai, tmp_path, TWELVE_REVIEW_REQUEST_BUDGET="4000")
+    done = subprocess.run(
+        [str(SCRIPT), "review", "--diff", str(diff), "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    llm = json.loads(done.stdout)["summary"]["llm"]
+    assert llm["requests"] == len(fake_openai.requests) > 1
+    for request in fake_openai.requests:
+        sent = "".join(m["content"] for m in request.body["messages"])
+        assert len(sent.encode()) / 2.5 <= 4000  # the estimate the CLI counted with
+    seen = {
+        p
+        for r in fake_openai.requests
+        for p in [f"pkg/m{n}.py" for n in range(6)]
+        if f"### {p} " in r.body["messages"][-1]["content"]
+    }
+    assert seen | {n["path"] for n in llm["not_reviewed"]} == {f"pkg/m{n}.py" for n in range(6)}

@@ -313,8 +313,14 @@ def test_tiktoken_failure_falls_back_to_a_conservative_estimate(
     def broken(model: str) -> Any:
         raise OSError("no network")
 
-    counter = counter_for("gpt-4o-mini", load=broken)
-    assert counter.name == "estimate"
+    with caplog.at_level("WARNING", logger="twelve_review.llm"):
+        counter = counter_for("model-only-in-this-test", load=broken)
+        again = counter_for("model-only-in-this-test", load=broken)
+    assert counter.name == again.name == "estimate"
+    assert [r.getMessage() for r in caplog.records].count(
+        "tiktoken encoding for model-only-in-this-test unavailable (OSError); "
+        "estimating tokens conservatively"
+    ) == 1
     text = "def handler(event):\n    return cache.get(event['key'])\n" * 10
     assert counter.count(text) >= len(text) / 3  # more than any GPT encoding would count
 

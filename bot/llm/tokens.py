@@ -46,7 +46,7 @@ class _TiktokenCounter:
         return len(self._encode(text))
 
 
-_warned = False
+_warned: set[str] = set()  # models whose fallback was already logged
 
 
 def _load_tiktoken(model: str) -> TokenCounter:
@@ -61,12 +61,11 @@ def _load_tiktoken(model: str) -> TokenCounter:
 
 def counter_for(model: str, load: Callable[[str], TokenCounter] = _load_tiktoken) -> TokenCounter:
     """The exact counter for `model`, or the estimate when its encoding cannot load."""
-    global _warned  # noqa: PLW0603 - log the fallback once per process
     try:
         return load(model)
     except Exception as exc:  # any failure to load (network, cache) means estimate
-        if not _warned:
-            _warned = True
+        if model not in _warned:  # once per process and model, not per review
+            _warned.add(model)
             log.warning(
                 "tiktoken encoding for %s unavailable (%s); estimating tokens conservatively",
                 model,
