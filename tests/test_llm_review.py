@@ -250,7 +250,7 @@ def test_a_file_too_large_for_any_request_is_named() -> None:
 def test_review_caps_name_what_was_left_out(limits: dict[str, int], reason: str) -> None:
     client = ScriptedClient([])
     files = _many_files(8, 40)
-    result = review(files, llm=_reviewer(client, request_budget=5000, **limits))
+    result = review(files, llm=_reviewer(client, request_budget=6000, **limits))
     assert result.llm.status == "partial"
     left = {n.path for n in result.llm.not_reviewed if n.reason == reason}
     sent = {p for _, user in client.sent for p in [f.path for f in files] if f"### {p} " in user}
@@ -262,7 +262,7 @@ def test_review_caps_name_what_was_left_out(limits: dict[str, int], reason: str)
 
 def test_llm_budget_override_caps_total_tokens() -> None:
     client = ScriptedClient([])
-    reviewer = _reviewer(client, request_budget=5000)
+    reviewer = _reviewer(client, request_budget=6000)
     reviewer.total_budget = 7000
     result = review(_many_files(8, 40), llm=reviewer)
     assert 1 <= len(client.sent) < 8

@@ -29,8 +29,9 @@ __all__ = ["NotReviewed", "PromptPlan", "PromptRequest", "plan_prompts", "templa
 
 # Share of a request's budget that notes may take when not all of them fit.
 _NOTES_SHARE = 0.4
-# Room kept for the rule findings listed in a request.
-_FINDINGS_RESERVE = 600
+# Rule findings listed in one request, and the room kept for them.
+_FINDINGS_LISTED = 30
+_FINDINGS_RESERVE = 1000
 
 _DEPLOY_KINDS = frozenset(
     {FileKind.DOCKERFILE, FileKind.COMPOSE, FileKind.KUBERNETES, FileKind.PROCFILE, FileKind.ENV}
@@ -247,25 +248,25 @@ def _request(
     listed = "\n".join(
         f"- {f.path}:{f.line} {f.rule} (factor {f.factor}): "
         f"{plan.masker.mask_line(f.path, f.line, f.message)}"
-        for f in findings
+        for f in findings[:_FINDINGS_LISTED]
     )
-    chosen = _choose_notes(batch, findings, notes, counter, notes_cap)
-    user = tpl.user.substitute(
-        notes="\n".join(_render_note(n) for n in chosen),
-        rule_findings=listed or "(none)",
-        boundary=boundary,
-        diff=diff.rstrip("\n"),
-    )
-    tokens = counter.count(tpl.system) + counter.count(user)
-    while tokens > budget and len(chosen) > 1:  # rule findings ran over their reserve
-        chosen = chosen[:-1]
+    if len(findings) > _FINDINGS_LISTED:
+        listed += f"\n- ... and {len(findings) - _FINDINGS_LISTED} more"
+
+    def render(chosen: list[Note]) -> tuple[str, int]:
         user = tpl.user.substitute(
             notes="\n".join(_render_note(n) for n in chosen),
             rule_findings=listed or "(none)",
             boundary=boundary,
             diff=diff.rstrip("\n"),
         )
-        tokens = counter.count(tpl.system) + counter.count(user)
+        return user, counter.count(tpl.system) + counter.count(user)
+
+    chosen = _choose_notes(batch, findings, notes, counter, notes_cap)
+    user, tokens = render(chosen)
+    while tokens > budget and chosen:  # long rule-finding lines ran over their reserve
+        chosen = chosen[:-1]
+        user, tokens = render(chosen)
     key_source = "\0".join((model, tpl.version, notes.version, tpl.system, user))
     return PromptRequest(
         system=tpl.system,
