@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ NPM_DIR = Path(__file__).parent / "npm"
 def npm_data() -> Path:
     """node_modules of tests/npm, installed from the lock file on first use."""
     modules = NPM_DIR / "node_modules"
-    if not (modules / ".package-lock.json").exists():
+    wanted = json.loads((NPM_DIR / "package.json").read_text())["devDependencies"]
+    if not all((modules / name / "package.json").exists() for name in wanted):
         npm = shutil.which("npm")
         assert npm, "npm is needed to install the published schemas the tests validate against"
         subprocess.run(

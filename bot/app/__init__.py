@@ -1,0 +1,1 @@
+"""The GitHub App: webhook verification, event handling and the server (in progress)."""

@@ -1,0 +1,105 @@
+"""The one summary comment per pull request, edited in place on every run.
+
+It says what was reviewed (the head SHA), the counts by factor and severity,
+what did not become an inline comment and why, what was not reviewed at all
+and why, what the LLM cost (or that the review ran on rules alone), and how
+many earlier findings a later push resolved. A hidden marker carries the state
+the next run needs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.engine import SkippedFile
+from bot.factors import factor
+from bot.findings import Finding, Severity
+from bot.llm.report import LLMReport
+from bot.output.text import llm_line
+from bot.publish.comments import SEVERITY_LABEL
+from bot.publish.markers import SummaryState, summary_marker
+from bot.publish.plan import ReviewPlan
+
+__all__ = ["SummaryInput", "render_summary"]
+
+TITLE = "## twelve-review"
+_SKIP_REASONS = {
+    "deleted": "deleted",
+    "binary": "binary",
+    "excluded": "excluded by the config",
+    "test": "test code",
+    "docs": "documentation",
+    "example": "example or template",
+    "unrecognised": "no rule reads this file type",
+    "too-large": "too large for GitHub to show a diff",
+}
+
+
+@dataclass
+class SummaryInput:
+    head_sha: str
+    open_findings: Sequence[Finding]  # every finding still open on the PR after this run
+    plan: ReviewPlan
+    skipped: Sequence[SkippedFile] = ()
+    llm: LLMReport = field(default_factory=lambda: LLMReport(status="off"))
+    resolved: int = 0  # findings open after the last run and gone now
+    max_listed: int = 50
+
+
+def render_summary(data: SummaryInput) -> str:
+    findings = data.open_findings
+    lines = [TITLE, "", _headline(data), "", llm_line(data.llm)]
+    if findings:
+        lines += ["", *_factor_table(findings)]
+    left = [*data.plan.unanchored, *data.plan.overflow]
+    if left:
+        lines += ["", "### Not posted inline", ""]
+        why = {id(f): "not on a line of the diff" for f in data.plan.unanchored}
+        ordered = sorted(left, key=lambda f: (-f.severity.rank, f.path, f.line))
+        for finding in ordered[: data.max_listed]:
+            reason = why.get(id(finding), "over the inline comment limit")
+            lines.append(
+                f"- **{SEVERITY_LABEL[finding.severity]}** `{finding.path}:{finding.line}` "
+                f"{finding.rule} ({factor(finding.factor).roman}): {finding.message} "
+                f"_({reason})_"
+            )
+        if len(ordered) > data.max_listed:
+            lines.append(f"- ... and {len(ordered) - data.max_listed} more")
+    not_reviewed = [s for s in data.skipped if s.reason not in ("deleted",)]
+    if not_reviewed or data.llm.not_reviewed:
+        lines += ["", "### Not reviewed", ""]
+        for skipped in not_reviewed[: data.max_listed]:
+            lines.append(f"- `{skipped.path}`: {_SKIP_REASONS.get(skipped.reason, skipped.reason)}")
+        for left_out in data.llm.not_reviewed[: data.max_listed]:
+            lines.append(f"- `{left_out.path}`: not reviewed by the LLM ({left_out.reason})")
+    if data.resolved:
+        plural = "finding was" if data.resolved == 1 else "findings were"
+        lines += ["", f"{data.resolved} earlier {plural} resolved by later commits."]
+    state = SummaryState(data.head_sha, frozenset(f.fingerprint for f in findings))
+    lines += ["", summary_marker(state)]
+    return "\n".join(lines) + "\n"
+
+
+def _headline(data: SummaryInput) -> str:
+    counts = Counter(f.severity for f in data.open_findings)
+    parts = [
+        f"{counts[s]} {SEVERITY_LABEL[s].lower()}{'' if counts[s] == 1 else 's'}"
+        for s in Severity
+        if counts[s]
+    ]
+    total = len(data.open_findings)
+    found = "No findings" if not total else f"{total} finding{'' if total == 1 else 's'}"
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return f"Reviewed `{data.head_sha[:12]}`: {found}{detail}."
+
+
+def _factor_table(findings: Sequence[Finding]) -> list[str]:
+    counts = Counter((f.factor, f.severity) for f in findings)
+    rows = ["| Factor | Errors | Warnings | Notices |", "|---|---:|---:|---:|"]
+    for number in sorted({f.factor for f in findings}):
+        fac = factor(number)
+        cells = " | ".join(str(counts[(number, s)]) for s in Severity)
+        rows.append(f"| [{fac.title}]({fac.url}) | {cells} |")
+    return rows

@@ -1,0 +1,235 @@
+"""The publishing layer without HTTP: comment text, markers, which findings go
+inline, the summary, and webhook signatures. Request bodies are checked against
+GitHub's published OpenAPI description."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app.signature import sign, verify_signature
+from bot.diff import parse_diff
+from bot.engine import SkippedFile, review_files
+from bot.findings import Finding, Severity
+from bot.llm.report import LLMReport, NotReviewed
+from bot.publish.comments import render_comment
+from bot.publish.markers import (
+    SummaryState,
+    finding_marker,
+    finding_markers_in,
+    summary_marker,
+    summary_state_in,
+)
+from bot.publish.plan import plan_review
+from bot.publish.summary import SummaryInput, render_summary
+from tests.github_openapi import request_body_validator
+
+HEAD = "0123456789abcdef0123456789abcdef01234567"
+
+# Two hunks: lines 1-7 and 18-24 of the new file are on the RIGHT side.
+TWO_HUNKS = """diff --git a/app/main.py b/app/main.py
+--- a/app/main.py
++++ b/app/main.py
+@@ -1,6 +1,7 @@
+ import logging
+ import os
++handler = logging.FileHandler("app.log")
+ a = 1
+ b = 2
+ c = 3
+ d = 4
+@@ -16,6 +17,8 @@ def run():
+ e = 5
+ f = 6
+ g = 7
++app.run(port=5000)
++DEBUG = True
+ h = 8
+ i = 9
+ j = 10
+"""
+
+
+def _finding(line: int, end: int | None = None, severity: Severity = Severity.WARNING) -> Finding:
+    return Finding(
+        rule="TF1101",
+        factor=11,
+        severity=severity,
+        path="app/main.py",
+        line=line,
+        end_line=end,
+        message="Logging to a file; write the log stream to stdout instead.",
+        rationale="Logs are an event stream.",
+        fingerprint=f"{line:04d}{(end or 0):04d}abcdef{severity.rank:02d}",
+    )
+
+
+def test_finding_markers_round_trip_and_refuse_junk() -> None:
+    body = f"text\n{finding_marker('abcdef0123456789')}\n{finding_marker('1234abcd')}"
+    assert finding_markers_in(body) == {"abcdef0123456789", "1234abcd"}
+    assert finding_markers_in("<!-- twelve-review:finding not-hex -->") == set()
+    with pytest.raises(ValueError):
+        finding_marker("--> <script>")
+
+
+def test_summary_state_round_trips_and_ignores_forgeries() -> None:
+    state = SummaryState(HEAD, frozenset({"aaaa1111", "bbbb2222"}))
+    assert summary_state_in("x\n" + summary_marker(state)) == state
+    assert summary_state_in("no marker") is None
+    assert summary_state_in('<!-- twelve-review:summary {"v":1,"head":"zz","open":[]} -->') is None
+    assert (
+        summary_state_in('<!-- twelve-review:summary {"v":2,"head":"abc1234","open":[]} -->')
+        is None
+    )
+    assert summary_state_in("<!-- twelve-review:summary {not json} -->") is None
+
+
+def test_comment_text_has_factor_rule_why_fix_and_marker() -> None:
+    finding = _finding(3)
+    body = render_comment(finding)
+    assert body.startswith("**Warning** · [XI. Logs](https://12factor.net/logs) · `TF1101`")
+    assert finding.message in body
+    assert "**Why it matters:** Logs are an event stream." in body
+    assert "<summary>How to fix</summary>" in body and "stream=sys.stdout" in body
+    assert "```suggestion" not in body
+    assert finding_markers_in(body) == {finding.fingerprint}
+
+
+def test_suggestion_block_only_with_a_suggestion() -> None:
+    finding = _finding(3).model_copy(update={"suggestion": 'CMD ["gunicorn", "app:app"]'})
+    body = render_comment(finding)
+    assert '```suggestion\nCMD ["gunicorn", "app:app"]\n```' in body
+
+
+def test_llm_finding_is_labelled_as_such() -> None:
+    finding = _finding(3).model_copy(update={"rule": "LLM", "source": "llm"})
+    assert "`LLM review`" in render_comment(finding)
+    assert "How to fix" not in render_comment(finding)
+
+
+def test_plan_anchors_caps_and_skips_what_was_posted(npm_data: Path) -> None:
+    files = parse_diff(TWO_HUNKS)
+    findings = [
+        _finding(3),  # added line, first hunk
+        _finding(20, severity=Severity.ERROR),  # added line, second hunk
+        _finding(21, severity=Severity.NOTICE),
+        _finding(12),  # between the hunks: GitHub would refuse it
+        _finding(6, 19),  # a range across two hunks
+        _finding(20, 21),  # a range inside one hunk
+    ]
+    posted = {findings[2].fingerprint}
+    plan = plan_review(findings, files, posted, max_comments=2)
+    assert [(c.finding.line, c.finding.end_line) for c in plan.inline] == [(20, None), (3, None)]
+    assert [(f.line, f.end_line) for f in plan.overflow] == [(20, 21)]
+    assert [(f.line, f.end_line) for f in plan.unanchored] == [(12, None), (6, 19)]
+    assert plan.already_posted == [findings[2]]
+
+    ranged = plan_review([findings[5]], files, set(), 5).inline[0].as_api()
+    assert ranged == {
+        "path": "app/main.py",
+        "body": ranged["body"],
+        "line": 21,
+        "side": "RIGHT",
+        "start_line": 20,
+        "start_side": "RIGHT",
+    }
+    review_body = {
+        "commit_id": HEAD,
+        "body": "summary",
+        "event": "COMMENT",
+        "comments": [c.as_api() for c in plan.inline] + [ranged],
+    }
+    request_body_validator("pulls/create-review").validate(review_body)
+
+
+def test_every_finding_ends_up_somewhere() -> None:
+    files = parse_diff(TWO_HUNKS)
+    findings = [_finding(n) for n in (3, 12, 20, 21)]
+    plan = plan_review(findings, files, {findings[3].fingerprint}, max_comments=1)
+    placed = [
+        *(c.finding for c in plan.inline),
+        *plan.overflow,
+        *plan.unanchored,
+        *plan.already_posted,
+    ]
+    assert sorted(f.line for f in placed) == [3, 12, 20, 21]
+
+
+def test_summary_reports_counts_leftovers_llm_and_state() -> None:
+    files = parse_diff(TWO_HUNKS)
+    result = review_files(files)
+    findings = result.findings
+    plan = plan_review(findings, files, set(), max_comments=1)
+    llm = LLMReport(
+        status="partial",
+        model="m",
+        requests=2,
+        prompt_tokens=900,
+        completion_tokens=100,
+        not_reviewed=[NotReviewed("app/main.py", "token-cap")],
+    )
+    body = render_summary(
+        SummaryInput(
+            head_sha=HEAD,
+            open_findings=findings,
+            plan=plan,
+            skipped=[SkippedFile("big.json", "too-large"), SkippedFile("logo.png", "binary")],
+            llm=llm,
+            resolved=2,
+        )
+    )
+    assert body.startswith("## twelve-review\n")
+    assert f"Reviewed `{HEAD[:12]}`: {len(findings)} findings" in body
+    assert "[XI. Logs](https://12factor.net/logs)" in body
+    assert "### Not posted inline" in body and "_(over the inline comment limit)_" in body
+    assert "- `big.json`: too large for GitHub to show a diff" in body
+    assert "- `app/main.py`: not reviewed by the LLM (token-cap)" in body
+    assert "LLM m: 2 requests (0 cached), 1,000 tokens" in body
+    assert "2 earlier findings were resolved by later commits." in body
+    state = summary_state_in(body)
+    assert state == SummaryState(HEAD, frozenset(f.fingerprint for f in findings))
+
+
+def test_summary_says_when_the_review_ran_on_rules_alone() -> None:
+    plan = plan_review([], [], set(), 25)
+    body = render_summary(SummaryInput(head_sha=HEAD, open_findings=[], plan=plan))
+    assert "Reviewed `0123456789ab`: No findings." in body
+    assert "Rules only: no LLM configured" in body
+    down = render_summary(
+        SummaryInput(
+            head_sha=HEAD,
+            open_findings=[],
+            plan=plan,
+            llm=LLMReport(status="unavailable", detail="timed out after 3 attempts"),
+        )
+    )
+    assert "LLM unavailable (timed out after 3 attempts); rules only." in down
+
+
+def test_signature_matches_the_github_docs_vector() -> None:
+    secret, body = "It's a Secret to Everybody", b"Hello, World!"
+    expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    assert sign(secret, body) == expected
+    assert verify_signature(secret, body, expected)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e18",
+        "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
+        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+    ],
+)
+def test_bad_or_missing_signatures_fail(header: str | None) -> None:
+    assert not verify_signature("It's a Secret to Everybody", b"Hello, World!", header)
+
+
+def test_body_must_be_the_exact_bytes_and_secret_must_be_set() -> None:
+    secret = "It's a Secret to Everybody"
+    good = sign(secret, b"Hello, World!")
+    assert not verify_signature(secret, b"Hello, World! ", good)
+    assert not verify_signature("", b"Hello, World!", sign("", b"Hello, World!"))
