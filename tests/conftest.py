@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_github import fake_github_fixture  # noqa: F401 - fixture `fake_github`
 from tests.fake_openai import fake_openai  # noqa: F401 - a fixture for every test module
 
 NPM_DIR = Path(__file__).parent / "npm"

@@ -30,9 +30,21 @@ def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
     raise KeyError(operation_id)
 
 
+_SPEC_URI = "urn:twelve-review:github-openapi"
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def request_body_validator(operation_id: str) -> Draft202012Validator:
-    """A validator for the JSON request body of an operation, with `$ref`s resolved."""
-    _, _, op = operation(operation_id)
-    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    """A validator for the JSON request body of an operation, with `$ref`s resolved
+    against the whole description (the schema is referenced in place, so its
+    `#/components/...` refs resolve from the document's root)."""
+    method, path, _ = operation(operation_id)
+    where = _pointer(
+        "paths", path, method.lower(), "requestBody", "content", "application/json", "schema"
+    )
     resource = Resource.from_contents(_spec(), default_specification=DRAFT202012)
-    return Draft202012Validator(schema, registry=Registry().with_resource("", resource))
+    registry = Registry().with_resource(_SPEC_URI, resource)
+    return Draft202012Validator({"$ref": f"{_SPEC_URI}#{where}"}, registry=registry)

@@ -1,0 +1,1 @@
+"""GitHub: reading pull requests and publishing reviews (PyGithub)."""
