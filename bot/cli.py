@@ -102,6 +102,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="show a rule's documentation, or a factor's rules")
     explain.add_argument("target", help="a rule id (TF0301) or a factor number (3)")
+
+    sub.add_parser("serve", help="run the GitHub App's webhook server (settings from the env)")
     return parser
 
 
@@ -124,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "review":
             return _review(args, sys.stdout)
+        if args.command == "serve":
+            return _serve()
         if args.command == "rules":
             sys.stdout.write(_RULE_LISTINGS[args.format]())
             return 0
@@ -138,6 +142,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _RULE_LISTINGS = {"text": rules_text, "json": rules_json, "markdown": rules_markdown}
+
+
+def _serve() -> int:
+    """The App: settings from the environment, JSON logs, uvicorn on HOST:PORT."""
+    import uvicorn  # noqa: PLC0415 - the server stack loads only for `serve`
+
+    from bot.app.jobs import ReviewRunner  # noqa: PLC0415
+    from bot.app.server import configure_logging, create_app  # noqa: PLC0415
+    from bot.app.settings import SettingsError, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    configure_logging(settings.logging_level)
+    app = create_app(settings, ReviewRunner(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    return 0
 
 
 def _explain(target: str) -> str:

@@ -1,0 +1,121 @@
+"""The runner: one review of one pull request, as the GitHub App.
+
+Authenticates as the App (JWT), exchanges that for an installation token
+(cached until a minute before it expires), reads the PR with `Publisher`,
+reviews it, and posts unless a newer push cancelled the job meanwhile.
+Failures are logged, never raised: a worker must outlive any one review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from github import Auth, Github, GithubException, GithubIntegration
+
+from bot.app.queue import Job
+from bot.app.settings import AppSettings
+from bot.engine import review
+from bot.github.publisher import Publisher
+
+__all__ = ["ReviewRunner"]
+
+log = logging.getLogger("twelve_review.jobs")
+
+_TOKEN_MARGIN = dt.timedelta(minutes=1)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ReviewRunner:
+    """Callable on a `Job`; thread-safe, shared by every worker.
+
+    `client_options` go to PyGithub's `GithubIntegration` and `Github` (e.g.
+    `retry=None`, `seconds_between_writes=None` in tests).
+    """
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        client_options: Mapping[str, Any] | None = None,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self._settings = settings
+        self._options = dict(client_options or {})
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[int, tuple[str, dt.datetime]] = {}
+        self._bot_login: str | None = None
+        self._integration = GithubIntegration(
+            auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
+            base_url=settings.github_api_url,
+            **self._options,
+        )
+
+    def __call__(self, job: Job) -> None:
+        fields = job.log_fields()
+        try:
+            self._run(job, fields)
+        except GithubException as exc:
+            if exc.status == 401:  # the token may have been revoked: fetch a new one next time
+                with self._lock:
+                    self._tokens.pop(job.installation_id, None)
+            log.error("review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields)
+        except Exception:
+            log.exception("review failed", extra=fields)
+
+    def _run(self, job: Job, fields: dict[str, object]) -> None:
+        if job.cancelled:
+            log.info("skipped: superseded", extra=fields)
+            return
+        github = Github(
+            base_url=self._settings.github_api_url,
+            auth=Auth.Token(self.installation_token(job.installation_id)),
+            **self._options,
+        )
+        publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
+        loaded = publisher.load(job.repo_full_name, job.number)
+        if loaded.head_sha != job.head_sha:
+            log.info("skipped: the PR head moved on since this delivery", extra=fields)
+            return
+        result = review(loaded.files, loaded.config)
+        if job.cancelled:
+            log.info("not posted: superseded by a newer push", extra=fields)
+            return
+        outcome = publisher.publish(loaded, result)
+        log.info(
+            "review published: %d finding(s), %d inline comment(s)",
+            len(result.findings),
+            len(outcome.inline),
+            extra=fields,
+        )
+
+    def installation_token(self, installation_id: int) -> str:
+        """A token for the installation, reused until a minute before it expires."""
+        with self._lock:
+            cached = self._tokens.get(installation_id)
+            if cached is not None and self._clock() < cached[1] - _TOKEN_MARGIN:
+                return cached[0]
+        grant = self._integration.get_access_token(installation_id)
+        expires = grant.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        with self._lock:
+            self._tokens[installation_id] = (grant.token, expires)
+        return grant.token
+
+    def bot_login(self) -> str:
+        """`<app slug>[bot]`, the login the App's comments are written by."""
+        with self._lock:
+            if self._bot_login is not None:
+                return self._bot_login
+        login = f"{self._integration.get_app().slug}[bot]"
+        with self._lock:
+            self._bot_login = login
+        return login
