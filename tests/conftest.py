@@ -17,6 +17,14 @@ from tests.fake_openai import fake_openai  # noqa: F401 - a fixture for every te
 NPM_DIR = Path(__file__).parent / "npm"
 
 
+@pytest.fixture(autouse=True)
+def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach a real model, whatever the developer's shell exports."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "TWELVE_REVIEW_")):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def npm_data() -> Path:
     """node_modules of tests/npm, installed from the lock file on first use."""

@@ -19,7 +19,13 @@ from github import Auth, Github, GithubException, GithubIntegration
 from bot.app.queue import Job
 from bot.app.settings import AppSettings
 from bot.engine import review
-from bot.github.publisher import Publisher
+from bot.github.publisher import LoadedPullRequest, Publisher
+from bot.llm.cache import MemoryCache
+from bot.llm.protocol import ChatClient
+from bot.llm.review import LLMReviewer
+from bot.llm.settings import LLMSettings
+from bot.llm.tokens import counter_for
+from bot.notes import NotesError, load_notes
 
 __all__ = ["ReviewRunner"]
 
@@ -45,8 +51,14 @@ class ReviewRunner:
         *,
         client_options: Mapping[str, Any] | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
+        llm_settings: LLMSettings | None = None,
+        chat_client: ChatClient | None = None,
     ) -> None:
         self._settings = settings
+        # The LLM is an attached resource: configured by environment, optional.
+        self._llm_settings = llm_settings if llm_settings is not None else LLMSettings()
+        self._chat_client = chat_client
+        self._llm_cache = MemoryCache()  # shared by every job: unchanged prompts cost nothing
         self._options = dict(client_options or {})
         self._clock = clock
         self._lock = threading.Lock()
@@ -84,7 +96,7 @@ class ReviewRunner:
         if loaded.head_sha != job.head_sha:
             log.info("skipped: the PR head moved on since this delivery", extra=fields)
             return
-        result = review(loaded.files, loaded.config)
+        result = review(loaded.files, loaded.config, llm=self._llm_reviewer(publisher, loaded))
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
             return
@@ -94,6 +106,23 @@ class ReviewRunner:
             len(result.findings),
             len(outcome.inline),
             extra=fields,
+        )
+
+    def _llm_reviewer(self, publisher: Publisher, loaded: LoadedPullRequest) -> LLMReviewer | None:
+        settings = self._llm_settings
+        if not settings.enabled:
+            return None
+        if self._chat_client is None:
+            from bot.llm.client import OpenAIChatClient  # noqa: PLC0415 - openai loads when used
+
+            self._chat_client = OpenAIChatClient(settings)
+        try:
+            notes = load_notes(publisher.team_notes(loaded) or None)
+        except NotesError as exc:  # a broken team note must not stop the review
+            log.warning("team notes ignored: %s", exc)
+            notes = load_notes()
+        return LLMReviewer.create(
+            self._chat_client, settings, notes, counter_for(settings.model), self._llm_cache
         )
 
     def installation_token(self, installation_id: int) -> str:

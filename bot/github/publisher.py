@@ -94,6 +94,24 @@ class Publisher:
             config=self._base_config(repo, pr.base.sha),
         )
 
+    def team_notes(self, loaded: LoadedPullRequest) -> dict[str, str]:
+        """The team's notes (`notes:` in the config), read at the BASE commit only."""
+        folder = loaded.config.notes
+        if not folder:
+            return {}
+        try:
+            listing = loaded.repo.get_contents(folder, ref=loaded.base_sha)
+        except GithubException as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        entries = listing if isinstance(listing, list) else [listing]
+        return {
+            entry.name: entry.decoded_content.decode("utf-8", "replace")
+            for entry in entries
+            if entry.type == "file" and entry.name.endswith(".md")
+        }
+
     def _base_config(self, repo: Repository, base_sha: str) -> RepoConfig:
         try:
             content = repo.get_contents(CONFIG_PATH, ref=base_sha)
