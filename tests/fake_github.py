@@ -40,7 +40,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 import jwt
@@ -52,6 +51,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.github_openapi import _spec
+from tests.loopback import LoopbackServer
 
 __all__ = [
     "BOT_LOGIN",
@@ -660,7 +660,7 @@ def _app_key() -> rsa.RSAPrivateKey:
 # -- the server ---------------------------------------------------------------------------
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """The server, its repositories and what it received. Use as a context manager."""
 
     def __init__(
@@ -689,42 +689,16 @@ class FakeGitHub:
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._ids = itertools.count(1001)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._serve(server)
         self.token = self.add_token(BOT_LOGIN, expires=None)  # a ready-made token for the bot
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
     # -- lifecycle
 
     @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.api_prefix}"
-
-    def start(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- set-up helpers for tests
 

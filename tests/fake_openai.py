@@ -22,10 +22,11 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 import pytest
+
+from tests.loopback import LoopbackServer
 
 __all__ = [
     "FakeOpenAI",
@@ -136,7 +137,7 @@ class RecordedRequest:
         return None
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The server, its script and what it received. Use as a context manager."""
 
     def __init__(self) -> None:
@@ -147,15 +148,9 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._counter = 0
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._serve(server)
 
     @property
     def base_url(self) -> str:
@@ -181,26 +176,9 @@ class FakeOpenAI:
         with self._lock:
             return len(self._queue)
 
-    def start(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._stopping.set()  # delayed answers give up instead of holding shutdown
+        super().stop()
 
     # -- used by the handler ------------------------------------------------
 
