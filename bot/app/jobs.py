@@ -15,8 +15,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from github import Auth, Github, GithubException, GithubIntegration
+from github.Repository import Repository
 
+from bot.app.commands import Command
 from bot.app.queue import Job
+from bot.app.replies import (
+    FAILED,
+    RATE_LIMITED,
+    REFUSAL,
+    WRITE_ASSOCIATIONS,
+    WRITE_PERMISSIONS,
+    explain_reply,
+    help_reply,
+)
 from bot.app.settings import AppSettings
 from bot.engine import review
 from bot.github.publisher import LoadedPullRequest, Publisher
@@ -63,6 +74,8 @@ class ReviewRunner:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[int, tuple[str, dt.datetime]] = {}
+        self._refused: set[tuple[str, int, str]] = set()  # one polite refusal per person and PR
+        self._last_command: dict[tuple[str, int], dt.datetime] = {}
         self._bot_login: str | None = None
         self._integration = GithubIntegration(
             auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
@@ -91,12 +104,85 @@ class ReviewRunner:
             auth=Auth.Token(self.installation_token(job.installation_id)),
             **self._options,
         )
+        if job.command is not None:
+            self._command(github, job, job.command, fields)
+        else:
+            self._review(github, job, fields)
+
+    def _command(
+        self, github: Github, job: Job, command: Command, fields: dict[str, object]
+    ) -> None:
+        """Answer a /twelve-review comment: 👀 at once, then a reply or a review and 🚀."""
+        repo = github.get_repo(job.repo_full_name)
+        pull = repo.get_pull(job.number)
+        comment = pull.get_issue_comment(job.comment_id or 0)
+        comment.create_reaction("eyes")
+        if command.kind == "help":
+            pull.create_issue_comment(help_reply(command))
+            return
+        if command.kind == "explain":
+            pull.create_issue_comment(explain_reply(command.target or ""))
+            return
+        if not self._may_run(repo, job):
+            log.info("command refused: no write access", extra=fields)
+            if self._first_refusal(job):
+                pull.create_issue_comment(REFUSAL.format(user=job.commenter))
+            return
+        wait = self._rate_limited(job)
+        if wait:
+            pull.create_issue_comment(RATE_LIMITED.format(seconds=wait))
+            return
+        try:
+            self._review(github, job, fields, only_factors=command.factors)
+        except Exception:
+            pull.create_issue_comment(FAILED)
+            raise
+        comment.create_reaction("rocket")
+
+    def _may_run(self, repo: Repository, job: Job) -> bool:
+        """Write access: the association says so and the permission endpoint confirms."""
+        if job.association not in WRITE_ASSOCIATIONS or not job.commenter:
+            return False
+        return repo.get_collaborator_permission(job.commenter) in WRITE_PERMISSIONS
+
+    def _first_refusal(self, job: Job) -> bool:
+        key = (job.repo_full_name.lower(), job.number, (job.commenter or "").lower())
+        with self._lock:
+            if key in self._refused:
+                return False
+            self._refused.add(key)
+            return True
+
+    def _rate_limited(self, job: Job) -> int:
+        """Seconds until this PR may run another command review (0: now)."""
+        key = (job.repo_full_name.lower(), job.number)
+        now = self._clock()
+        with self._lock:
+            last = self._last_command.get(key)
+            interval = dt.timedelta(seconds=self._settings.command_interval)
+            if last is not None and now - last < interval:
+                return max(1, int((interval - (now - last)).total_seconds()))
+            self._last_command[key] = now
+            return 0
+
+    def _review(
+        self,
+        github: Github,
+        job: Job,
+        fields: dict[str, object],
+        only_factors: frozenset[int] = frozenset(),
+    ) -> None:
         publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
         loaded = publisher.load(job.repo_full_name, job.number)
-        if loaded.head_sha != job.head_sha:
+        if job.head_sha and loaded.head_sha != job.head_sha:
             log.info("skipped: the PR head moved on since this delivery", extra=fields)
             return
-        result = review(loaded.files, loaded.config, llm=self._llm_reviewer(publisher, loaded))
+        config = loaded.config
+        if only_factors:  # /twelve-review factors=...: every other factor off for this run
+            others = frozenset(range(1, 13)) - only_factors
+            factors = config.factors.model_copy(update={"disable": config.factors.disable | others})
+            config = config.model_copy(update={"factors": factors})
+        result = review(loaded.files, config, llm=self._llm_reviewer(publisher, loaded))
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
             return

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.app.commands import Command
+
 __all__ = ["Job", "JobQueue", "Runner", "Submitted"]
 
 log = logging.getLogger("twelve_review.queue")
@@ -38,13 +40,21 @@ class Job:
     action: str
     repo_full_name: str
     number: int
-    head_sha: str
+    head_sha: str  # empty for a command: the runner reviews the current head
     installation_id: int
+    command: Command | None = None  # a /twelve-review comment, when it asked for this job
+    comment_id: int | None = None
+    commenter: str | None = None
+    association: str | None = None  # the commenter's author_association
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.repo_full_name.lower(), self.number)
+    def key(self) -> tuple[str, int, int]:
+        """Jobs with one key coalesce: reviews of one PR share a key; a help or
+        explain reply is its own job and never replaces or cancels a review."""
+        if self.command is not None and self.command.kind != "review":
+            return (self.repo_full_name.lower(), self.number, self.comment_id or 0)
+        return (self.repo_full_name.lower(), self.number, 0)
 
     @property
     def cancelled(self) -> bool:
@@ -93,8 +103,8 @@ class JobQueue:
         self._max_pending = max_pending
         self._remember = remember
         self._cond = threading.Condition()
-        self._pending: OrderedDict[tuple[str, int], Job] = OrderedDict()
-        self._running: dict[tuple[str, int], Job] = {}
+        self._pending: OrderedDict[tuple[str, int, int], Job] = OrderedDict()
+        self._running: dict[tuple[str, int, int], Job] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -163,7 +173,7 @@ class JobQueue:
                     extra={**job.log_fields(), "replaced_delivery": older.delivery_id},
                 )
             running = self._running.get(job.key)
-            if running is not None and running.head_sha != job.head_sha:
+            if running is not None and job.head_sha and running.head_sha != job.head_sha:
                 running.cancel()
                 log.info(
                     "cancelled a running job for an older head",

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from bot.app.commands import Command, parse_command
 from bot.app.queue import Job, JobQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
@@ -179,6 +180,31 @@ def _pull_request_job(payload: dict[str, Any], delivery: str, action: str) -> Jo
     )
 
 
+def _command_job(payload: dict[str, Any], delivery: str, command: Command) -> Job:
+    repo = _str(_get(payload, "repository", "full_name"))
+    number = _int(_get(payload, "issue", "number"))
+    comment_id = _int(_get(payload, "comment", "id"))
+    commenter = _str(_get(payload, "comment", "user", "login"))
+    installation = _int(_get(payload, "installation", "id"))
+    if not (repo and number and comment_id and commenter and installation):
+        raise _Reject(
+            400, "issue_comment payload without repository, issue, comment or installation"
+        )
+    return Job(
+        delivery_id=delivery,
+        event="issue_comment",
+        action="created",
+        repo_full_name=repo,
+        number=number,
+        head_sha="",
+        installation_id=installation,
+        command=command,
+        comment_id=comment_id,
+        commenter=commenter,
+        association=_str(_get(payload, "comment", "author_association")),
+    )
+
+
 def create_app(
     settings: AppSettings,
     runner: Runner,
@@ -243,6 +269,8 @@ def create_app(
             return _answer(200, {"status": "ignored", "reason": "sender is a bot"}, fields)
         if event in INSTALLATION_EVENTS:
             return _answer(200, {"status": "ok", "reason": f"{event} event logged"}, fields)
+        if event == "issue_comment":
+            return _comment(payload, delivery, action, fields)
         if event != "pull_request":
             return _answer(
                 200, {"status": "ignored", "reason": f"event {event!r} is not handled"}, fields
@@ -257,7 +285,21 @@ def create_app(
             return _answer(200, {"status": "ignored", "reason": "draft pull request"}, fields)
         if _get(payload, "pull_request", "state") == "closed":
             return _answer(200, {"status": "ignored", "reason": "closed pull request"}, fields)
-        job = _pull_request_job(payload, delivery, action)
+        return _queue(_pull_request_job(payload, delivery, action), fields)
+
+    def _comment(
+        payload: dict[str, Any], delivery: str, action: str | None, fields: dict[str, Any]
+    ) -> JSONResponse:
+        if action != "created":
+            return _answer(200, {"status": "ignored", "reason": "comment not created"}, fields)
+        if not isinstance(_get(payload, "issue", "pull_request"), dict):
+            return _answer(200, {"status": "ignored", "reason": "not a pull request"}, fields)
+        command = parse_command(str(_get(payload, "comment", "body") or ""))
+        if command is None:
+            return _answer(200, {"status": "ignored", "reason": "not a command"}, fields)
+        return _queue(_command_job(payload, delivery, command), fields)
+
+    def _queue(job: Job, fields: dict[str, Any]) -> JSONResponse:
         fields.update(job.log_fields())
         submitted = jobs.submit(job)
         if submitted is Submitted.REJECTED:

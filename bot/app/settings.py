@@ -48,6 +48,9 @@ class AppSettings(BaseSettings):
     webhook_path: str = Field(default="/webhook", validation_alias="TWELVE_REVIEW_WEBHOOK_PATH")
     workers: int = Field(default=2, validation_alias="TWELVE_REVIEW_WORKERS", ge=1, le=64)
     max_comments: int = Field(default=25, validation_alias="TWELVE_REVIEW_MAX_COMMENTS", ge=0)
+    command_interval: int = Field(
+        default=60, validation_alias="TWELVE_REVIEW_COMMAND_INTERVAL", ge=0
+    )  # seconds between /twelve-review runs on one PR
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
 
     @field_validator("github_api_url")

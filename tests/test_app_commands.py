@@ -1,0 +1,167 @@
+"""/twelve-review through the server and the runner, against the fake GitHub.
+
+No upstream example of an `issue_comment` on a pull request exists: the
+delivery is derived from @octokit/webhooks-examples `issue_comment/created`,
+with the `issue.pull_request` object the official webhook schema describes
+added, and pointed at the fake's repository, PR and comment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from bot.app.jobs import ReviewRunner
+from bot.app.queue import JobQueue
+from bot.app.replies import RATE_LIMITED, REFUSAL
+from bot.app.server import create_app
+from bot.app.settings import AppSettings, load_settings
+from tests.fake_github import FakeGitHub, FakePull
+from tests.webhooks import example, signed
+
+REPO = "acme/shop"
+SECRET = "command-secret"
+BASE = {"app/log.py": "import logging\n"}
+HEAD = {"app/log.py": 'import logging\nhandler = logging.FileHandler("shop.log")\n'}
+OPTIONS = {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _settings(fake: FakeGitHub) -> AppSettings:
+    return load_settings(
+        github_app_id=fake.app_id,
+        github_app_private_key=fake.private_key_pem,
+        github_webhook_secret=SECRET,
+        github_api_url=fake.base_url,
+    )
+
+
+def _delivery(npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str) -> Any:
+    comment = fake.add_issue_comment(pull, body, user=user)
+    payload = example(npm_data, "issue_comment", "created")
+    payload["issue"]["number"] = pull.number
+    payload["issue"]["pull_request"] = {
+        "url": f"{fake.base_url}/repos/{REPO}/pulls/{pull.number}",
+        "html_url": f"https://github.com/{REPO}/pull/{pull.number}",
+        "diff_url": f"https://github.com/{REPO}/pull/{pull.number}.diff",
+        "patch_url": f"https://github.com/{REPO}/pull/{pull.number}.patch",
+    }
+    payload["comment"]["id"] = comment["id"]
+    payload["comment"]["body"] = body
+    payload["comment"]["user"]["login"] = user
+    payload["comment"]["user"]["type"] = "User"
+    payload["comment"]["author_association"] = comment["author_association"]
+    payload["sender"] = payload["comment"]["user"]
+    payload["repository"]["full_name"] = REPO
+    payload["installation"]["id"] = fake.installation_id
+    return payload
+
+
+def _send(client: TestClient, payload: Any, delivery: str) -> Any:
+    body, headers = signed("issue_comment", payload, SECRET, delivery)
+    answer = client.post("/webhook", content=body, headers=headers)
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    assert isinstance(queue, JobQueue)
+    assert queue.join(30)
+    return answer
+
+
+def _bodies(fake: FakeGitHub, pull: FakePull) -> list[str]:
+    return [c["body"] for c in fake.issue_comments(pull)]
+
+
+def test_a_writer_starts_a_review_with_reactions(fake_github: FakeGitHub, npm_data: Path) -> None:
+    repo = fake_github.add_repo(REPO, BASE, permissions={"alice": "write"})
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    payload = _delivery(npm_data, fake_github, pull, "/twelve-review factors=11", "alice")
+    with TestClient(app) as client:
+        answer = _send(client, payload, "c-1")
+    assert answer.status_code == 202
+    (review,) = fake_github.reviews(pull)
+    assert review["commit_id"] == pull.head_sha
+    reactions = [
+        r.body["content"]
+        for r in fake_github.requests
+        if r.method == "POST" and r.path.endswith("/reactions")
+    ]
+    assert reactions == ["eyes", "rocket"]
+    assert fake_github.violations == [] and fake_github.crashes == []
+
+
+def test_someone_without_write_access_gets_one_polite_reply(
+    fake_github: FakeGitHub, npm_data: Path
+) -> None:
+    repo = fake_github.add_repo(REPO, BASE, permissions={"mallory": "read"})
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    with TestClient(app) as client:
+        for n in range(2):
+            payload = _delivery(npm_data, fake_github, pull, "/twelve-review", "mallory")
+            _send(client, payload, f"m-{n}")
+    assert fake_github.reviews(pull) == []
+    refusals = [b for b in _bodies(fake_github, pull) if b == REFUSAL.format(user="mallory")]
+    assert len(refusals) == 1
+    assert fake_github.violations == []
+
+
+def test_help_and_explain_reply_without_a_review(fake_github: FakeGitHub, npm_data: Path) -> None:
+    repo = fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    with TestClient(app) as client:
+        _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review approve", "bob"), "h")
+        _send(
+            client,
+            _delivery(npm_data, fake_github, pull, "/twelve-review explain TF1101", "bob"),
+            "e",
+        )
+    bodies = _bodies(fake_github, pull)
+    assert any(b.startswith("Not understood: `approve`.") for b in bodies)
+    assert any("TF1101 python-log-file" in b and b.startswith("````text") for b in bodies)
+    assert fake_github.reviews(pull) == []
+    assert fake_github.violations == []
+
+
+def test_commands_are_rate_limited_per_pull_request(
+    fake_github: FakeGitHub, npm_data: Path
+) -> None:
+    repo = fake_github.add_repo(REPO, BASE, permissions={"alice": "write"})
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    clock = Clock()
+    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS, clock=clock))
+    with TestClient(app) as client:
+        _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-1")
+        clock.now += dt.timedelta(seconds=20)
+        _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-2")
+        clock.now += dt.timedelta(seconds=60)
+        _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-3")
+    assert RATE_LIMITED.format(seconds=40) in _bodies(fake_github, pull)
+    assert len(fake_github.calls("pulls/get")) >= 3
+    assert fake_github.violations == []
+
+
+def test_comments_that_are_not_commands_are_ignored(
+    fake_github: FakeGitHub, npm_data: Path
+) -> None:
+    repo = fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    with TestClient(app) as client:
+        answer = _send(client, _delivery(npm_data, fake_github, pull, "LGTM!", "bob"), "x")
+    assert (answer.status_code, answer.json()["reason"]) == (200, "not a command")
