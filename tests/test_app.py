@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from bot.app.jobs import ReviewRunner
 from bot.app.queue import Job, JobQueue, Submitted
 from bot.app.server import JsonFormatter, create_app
 from bot.app.settings import AppSettings, SettingsError, load_settings
 from bot.cli import main
+from tests.app_helpers import app_settings, review_runner
 from tests.fake_github import FakeGitHub
 from tests.webhooks import delivery_headers, example, signed
 
@@ -430,21 +430,8 @@ HEAD = {
 def test_end_to_end_review(fake_github: FakeGitHub, npm_data: Path) -> None:
     repo = fake_github.add_repo(REPO, BASE)
     pull = fake_github.add_pull(repo, BASE, HEAD)
-    settings = load_settings(
-        github_app_id=fake_github.app_id,
-        github_app_private_key=fake_github.private_key_pem,
-        github_webhook_secret=SECRET,
-        github_api_url=fake_github.base_url,
-    )
-    runner = ReviewRunner(
-        settings,
-        client_options={
-            "retry": None,
-            "seconds_between_requests": None,
-            "seconds_between_writes": None,
-        },
-    )
-    app = create_app(settings, runner)
+    settings = app_settings(fake_github, SECRET)
+    app = create_app(settings, review_runner(settings))
 
     # A real `pull_request` `opened` delivery from @octokit/webhooks-examples, pointed at
     # the fake's repository, PR number, head SHA and installation id.

@@ -14,11 +14,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from bot.app.jobs import ReviewRunner
 from bot.app.queue import JobQueue
 from bot.app.replies import RATE_LIMITED, REFUSAL
 from bot.app.server import create_app
-from bot.app.settings import AppSettings, load_settings
+from bot.app.settings import AppSettings
+from tests.app_helpers import app_settings, review_runner
 from tests.fake_github import FakeGitHub, FakePull
 from tests.webhooks import example, signed
 
@@ -26,7 +26,6 @@ REPO = "acme/shop"
 SECRET = "command-secret"
 BASE = {"app/log.py": "import logging\n"}
 HEAD = {"app/log.py": 'import logging\nhandler = logging.FileHandler("shop.log")\n'}
-OPTIONS = {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
 
 
 class Clock:
@@ -38,12 +37,7 @@ class Clock:
 
 
 def _settings(fake: FakeGitHub) -> AppSettings:
-    return load_settings(
-        github_app_id=fake.app_id,
-        github_app_private_key=fake.private_key_pem,
-        github_webhook_secret=SECRET,
-        github_api_url=fake.base_url,
-    )
+    return app_settings(fake, SECRET)
 
 
 def _delivery(npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str) -> Any:
@@ -84,7 +78,7 @@ def test_a_writer_starts_a_review_with_reactions(fake_github: FakeGitHub, npm_da
     repo = fake_github.add_repo(REPO, BASE, permissions={"alice": "write"})
     pull = fake_github.add_pull(repo, BASE, HEAD)
     settings = _settings(fake_github)
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    app = create_app(settings, review_runner(settings))
     payload = _delivery(npm_data, fake_github, pull, "/twelve-review factors=11", "alice")
     with TestClient(app) as client:
         answer = _send(client, payload, "c-1")
@@ -106,7 +100,7 @@ def test_someone_without_write_access_gets_one_polite_reply(
     repo = fake_github.add_repo(REPO, BASE, permissions={"mallory": "read"})
     pull = fake_github.add_pull(repo, BASE, HEAD)
     settings = _settings(fake_github)
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    app = create_app(settings, review_runner(settings))
     with TestClient(app) as client:
         for n in range(2):
             payload = _delivery(npm_data, fake_github, pull, "/twelve-review", "mallory")
@@ -121,7 +115,7 @@ def test_help_and_explain_reply_without_a_review(fake_github: FakeGitHub, npm_da
     repo = fake_github.add_repo(REPO, BASE)
     pull = fake_github.add_pull(repo, BASE, HEAD)
     settings = _settings(fake_github)
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    app = create_app(settings, review_runner(settings))
     with TestClient(app) as client:
         _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review approve", "bob"), "h")
         _send(
@@ -143,7 +137,7 @@ def test_commands_are_rate_limited_per_pull_request(
     pull = fake_github.add_pull(repo, BASE, HEAD)
     settings = _settings(fake_github)
     clock = Clock()
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS, clock=clock))
+    app = create_app(settings, review_runner(settings, clock=clock))
     with TestClient(app) as client:
         _send(client, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-1")
         clock.now += dt.timedelta(seconds=20)
@@ -161,7 +155,7 @@ def test_comments_that_are_not_commands_are_ignored(
     repo = fake_github.add_repo(REPO, BASE)
     pull = fake_github.add_pull(repo, BASE, HEAD)
     settings = _settings(fake_github)
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    app = create_app(settings, review_runner(settings))
     with TestClient(app) as client:
         answer = _send(client, _delivery(npm_data, fake_github, pull, "LGTM!", "bob"), "x")
     assert (answer.status_code, answer.json()["reason"]) == (200, "not a command")

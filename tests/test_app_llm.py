@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-from bot.app.jobs import ReviewRunner
 from bot.app.queue import Job
-from bot.app.settings import load_settings
 from bot.llm.settings import LLMSettings
+from tests.app_helpers import app_settings, review_runner
 from tests.fake_github import FakeGitHub
 from tests.fake_openai import FakeOpenAI, answer
 
@@ -48,19 +47,9 @@ def test_app_review_with_llm_uses_base_branch_notes(
         "suggestion": None,
     }
     fake_openai.script(answer({"findings": [finding]}))
-    settings = load_settings(
-        github_app_id=fake_github.app_id,
-        github_app_private_key=fake_github.private_key_pem,
-        github_webhook_secret="s3cret",
-        github_api_url=fake_github.base_url,
-    )
+    settings = app_settings(fake_github, "s3cret")
     llm = LLMSettings(base_url=fake_openai.base_url, model="small-test-model", retry_seconds=3)
-    runner = ReviewRunner(
-        settings,
-        client_options={"retry": None, "seconds_between_requests": None,
-                        "seconds_between_writes": None},
-        llm_settings=llm,
-    )  # fmt: skip
+    runner = review_runner(settings, llm_settings=llm)
     runner(
         Job(
             delivery_id="d-1",

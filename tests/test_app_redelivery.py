@@ -6,10 +6,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from bot.app.jobs import ReviewRunner
 from bot.app.queue import JobQueue
 from bot.app.server import create_app
-from bot.app.settings import load_settings
+from tests.app_helpers import app_settings, review_runner
 from tests.fake_github import FakeGitHub
 from tests.webhooks import example, signed
 
@@ -20,19 +19,13 @@ HEAD = {
     "app/log.py": 'import logging\nhandler = logging.FileHandler("a.log")\n',
     "app/util.py": "x = 1\n",
 }
-OPTIONS = {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
 
 
 def test_redelivery_and_rerun_post_nothing_new(fake_github: FakeGitHub, npm_data: Path) -> None:
     repo = fake_github.add_repo(REPO, BASE)
     pull = fake_github.add_pull(repo, BASE, HEAD)
-    settings = load_settings(
-        github_app_id=fake_github.app_id,
-        github_app_private_key=fake_github.private_key_pem,
-        github_webhook_secret=SECRET,
-        github_api_url=fake_github.base_url,
-    )
-    app = create_app(settings, ReviewRunner(settings, client_options=OPTIONS))
+    settings = app_settings(fake_github, SECRET)
+    app = create_app(settings, review_runner(settings))
 
     def deliver(client: TestClient, action: str, delivery: str, head_sha: str) -> int:
         # GitHub's example delivery, pointed at the fake's repository and PR.
