@@ -14,6 +14,7 @@ that names the key, so a typo never silently turns a check off.
       include: ["src/**"]       # gitignore-style globs; empty = every path
       exclude: ["vendor/**"]
     notes: docs/twelve-factor   # a folder of the team's own factor notes (LLM review)
+    request-changes: false      # App/Action: REQUEST_CHANGES while an error finding is open
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class RepoConfig(_Strict):
     rules: RulesConfig = RulesConfig()
     paths: PathsConfig = PathsConfig()
     notes: str | None = None
+    request_changes: bool = Field(default=False, alias="request-changes")
 
     @field_validator("notes")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ from bot.config import RepoConfig
 from bot.diff import ChangedFile, FileStatus
 from bot.filetypes import classify, is_non_production
 from bot.findings import Finding, Severity, fingerprint_for, normalise_line
+from bot.llm.carry import carry_forward
 from bot.llm.merge import merge_findings
 from bot.llm.report import LLMReport
 from bot.rules.base import FileUnderReview, Hit, Rule
@@ -84,19 +85,36 @@ def review(
     repo_files: frozenset[str] | None = None,
     jobs: int = 1,
     llm: LLMReviewer | None = None,
+    llm_paths: Collection[str] | None = None,
+    earlier_llm: Sequence[Finding] = (),
 ) -> ReviewResult:
     """Rules, then (when given a reviewer) the LLM, merged into one result.
 
     The model sees only files the rules reviewed (never tests, docs, excluded
-    paths), and its findings pass the same config and inline suppressions.
+    paths), and of those only `llm_paths` when given (an incremental run: the
+    files changed since the last review). `earlier_llm`, the model's findings
+    from that review, are carried forward while their lines are still in the
+    diff. Model findings pass the same config and inline suppressions.
     """
     config = config or RepoConfig()
     result = review_files(files, config, repo_files=repo_files, jobs=jobs)
-    if llm is None:
+    if llm is None and not earlier_llm:
         return result
     reviewed = set(result.reviewed)
-    found, result.llm = llm.review([f for f in files if f.path in reviewed], result.findings)
-    by_path = {f.path: f for f in files}
+    if llm_paths is not None:
+        reviewed &= set(llm_paths)
+    sent = [f for f in files if f.path in reviewed]
+    found: list[Finding] = []
+    if llm is not None:
+        found, result.llm = llm.review(sent, result.findings)
+    by_path = {f.path: f for f in files if f.path in result.reviewed}
+    # Whether or not the model runs now, what it found earlier stands until its line changes.
+    carried = carry_forward(earlier_llm, by_path, found)
+    found += carried
+    if llm is not None and llm_paths is not None:
+        result.llm.incremental = True
+        result.llm.files_sent = len(sent)
+        result.llm.carried = len(carried)
     allowed: list[Finding] = []
     for finding in found:
         if finding.factor in config.factors.disable:

@@ -840,6 +840,25 @@ class FakeGitHub(LoopbackServer):
         pull.files_override = None
         return pull.head_repo.commit(files, branch=pull.head_ref, message=message, author=pull.user)
 
+    def force_push(self, pull: FakePull, files: Mapping[str, str | bytes]) -> str:
+        """Rewrite the PR's head branch: one new commit on the base, so the old head
+        is no longer an ancestor of the new one (a rebase or amended history)."""
+        pull.files_override = None
+        return pull.head_repo.commit(
+            files,
+            branch=pull.head_ref,
+            parents=[pull.base_sha],
+            message="rewritten",
+            author=pull.user,
+        )
+
+    def reply_to_review_comment(
+        self, pull: FakePull, comment_id: int, body: str, *, user: str = "octocat"
+    ) -> dict[str, Any]:
+        """A reply in a review thread, as if `user` wrote it."""
+        self.add_user(user)
+        return _reply(self, pull, comment_id, body, user)
+
     def add_issue_comment(
         self,
         pull: FakePull,
@@ -1694,6 +1713,82 @@ def _delete_pending_review(call: _Call) -> Answer:
     return _ok(_public(review))
 
 
+def _reply(
+    fake: FakeGitHub, pull: FakePull, target_id: int, body: str, login: str
+) -> dict[str, Any]:
+    """A reply in the thread of review comment `target_id`. GitHub files each reply
+    under a review of its own (state COMMENTED) and points `in_reply_to_id` at it."""
+    target = next((c for c in pull.review_comments if c["id"] == target_id), None)
+    if target is None:
+        raise _Error(404, "Not Found")
+    if target.get("in_reply_to_id") is not None:
+        raise _unprocessable("Replies to replies are not supported")  # the docs' note
+    repo = pull.repo
+    review_id = fake.next_id()
+    now = _now()
+    url = fake._url("repos", repo.owner, repo.name, "pulls", pull.number)
+    html = f"{HTML}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}"
+    review: dict[str, Any] = {
+        "id": review_id,
+        "node_id": f"PRR_{review_id}",
+        "user": fake.add_user(login),
+        "body": "",
+        "state": "COMMENTED",
+        "html_url": html,
+        "pull_request_url": url,
+        "author_association": fake._association(repo, login),
+        "_links": {"html": {"href": html}, "pull_request": {"href": url}},
+        "commit_id": target["commit_id"],
+        "submitted_at": now,
+        "fake:created_at": now,
+    }
+    comment_id = fake.next_id()
+    comment_url = fake._url("repos", repo.owner, repo.name, "pulls/comments", comment_id)
+    comment_html = f"{HTML}/{repo.full_name}/pull/{pull.number}#discussion_r{comment_id}"
+    reply = {
+        **target,
+        "id": comment_id,
+        "node_id": f"PRRC_{comment_id}",
+        "pull_request_review_id": review_id,
+        "in_reply_to_id": target_id,
+        "user": review["user"],
+        "body": body,
+        "created_at": now,
+        "updated_at": now,
+        "url": comment_url,
+        "html_url": comment_html,
+        "author_association": review["author_association"],
+        "_links": {
+            "self": {"href": comment_url},
+            "html": {"href": comment_html},
+            "pull_request": {"href": url},
+        },
+    }
+    with fake._lock:
+        pull.reviews.append(review)
+        pull.review_comments.append(reply)
+    return reply
+
+
+def _create_reply(call: _Call) -> Answer:
+    pull = call.pull()
+    body = call.body if isinstance(call.body, dict) else {}
+    reply = _reply(
+        call.fake, pull, int(call.params["comment_id"]), body["body"], call.login or BOT_LOGIN
+    )
+    return _ok(reply, 201, {"Location": reply["url"]})
+
+
+def _dismiss_review(call: _Call) -> Answer:
+    _pull, review = _find_review(call)
+    if review["state"] not in ("CHANGES_REQUESTED", "APPROVED"):
+        # the message is a guess: GitHub only dismisses approvals and change requests
+        raise _unprocessable("Can not dismiss a commented pull request review")
+    review["state"] = "DISMISSED"
+    review["fake:dismissal"] = call.body.get("message") if isinstance(call.body, dict) else None
+    return _ok(_public(review))
+
+
 def _list_review_comments(call: _Call) -> Answer:
     pull = call.pull()
     chunk, headers = call.page(_visible_comments(pull))
@@ -1891,6 +1986,8 @@ _HANDLERS = {
     "pulls/delete-pending-review": _delete_pending_review,
     "pulls/list-review-comments": _list_review_comments,
     "pulls/list-comments-for-review": _list_comments_for_review,
+    "pulls/create-reply-for-review-comment": _create_reply,
+    "pulls/dismiss-review": _dismiss_review,
     "repos/get-content": _get_content,
     "repos/get-commit": _get_commit,
     "repos/compare-commits": _compare,

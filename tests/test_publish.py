@@ -79,10 +79,63 @@ def test_summary_state_round_trips_and_ignores_forgeries() -> None:
     assert summary_state_in("no marker") is None
     assert summary_state_in('<!-- twelve-review:summary {"v":1,"head":"zz","open":[]} -->') is None
     assert (
-        summary_state_in('<!-- twelve-review:summary {"v":2,"head":"abc1234","open":[]} -->')
+        summary_state_in('<!-- twelve-review:summary {"v":3,"head":"abc1234","open":[]} -->')
         is None
     )
     assert summary_state_in("<!-- twelve-review:summary {not json} -->") is None
+    # A state with a model finding that fails the Finding model is not trusted at all.
+    bad = '{"v":2,"head":"abc1234","open":[],"model":[{"rule":"LLM","factor":13}]}'
+    assert summary_state_in(f"<!-- twelve-review:summary {bad} -->") is None
+
+
+def _model_finding(message: str, rationale: str = "Config belongs in the environment.") -> Finding:
+    return _finding(3).model_copy(
+        update={
+            "rule": "LLM",
+            "factor": 3,
+            "source": "llm",
+            "message": message,
+            "rationale": rationale,
+            "suggestion": "x = os.environ['X']",
+            "fingerprint": "feedface00112233",
+        }
+    )
+
+
+def test_summary_state_keeps_model_findings_and_survives_comment_breakers() -> None:
+    # Text that would end the HTML comment early if written as it is.
+    model = _model_finding("Hard-coded --> value <b>here</b> & there.", "r" * 1000)
+    state = SummaryState(HEAD, frozenset({"feedface00112233"}), (model,))
+    marker = summary_marker(state)
+    assert marker.count("-->") == 1 and marker.endswith("-->")
+    assert "<b>" not in marker
+    read = summary_state_in("title\n" + marker + "\nafter")
+    assert read is not None and read.open_fingerprints == state.open_fingerprints
+    (back,) = read.model_findings
+    assert back.message == model.message and back.source == "llm"
+    assert back.suggestion is None  # not stored: an earlier suggestion is never re-posted
+    assert len(back.rationale) == 300 and back.rationale.endswith("...")
+    assert (back.path, back.line, back.factor, back.fingerprint) == (
+        model.path,
+        model.line,
+        model.factor,
+        model.fingerprint,
+    )
+
+
+def test_summary_state_stays_within_a_comment_when_findings_are_many() -> None:
+    fingerprints = frozenset(f"{n:016x}" for n in range(5000))
+    models = tuple(
+        _model_finding(f"Finding number {n} " + "m" * 200).model_copy(
+            update={"line": n + 1, "fingerprint": f"{n:016x}"}
+        )
+        for n in range(200)
+    )
+    marker = summary_marker(SummaryState(HEAD, fingerprints, models))
+    assert len(marker) < 45_000  # GitHub refuses comment bodies over 65,536 characters
+    read = summary_state_in(marker)
+    assert read is not None
+    assert len(read.open_fingerprints) == 1000 and len(read.model_findings) == 30
 
 
 def test_comment_text_has_factor_rule_why_fix_and_marker() -> None:

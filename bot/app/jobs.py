@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -85,6 +86,7 @@ class ReviewRunner:
 
     def __call__(self, job: Job) -> None:
         fields = job.log_fields()
+        started = time.monotonic()
         try:
             self._run(job, fields)
         except GithubException as exc:
@@ -94,6 +96,8 @@ class ReviewRunner:
             log.error("review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields)
         except Exception:
             log.exception("review failed", extra=fields)
+        duration = round((time.monotonic() - started) * 1000)
+        log.info("job done", extra=fields | {"duration_ms": duration})
 
     def _run(self, job: Job, fields: dict[str, object]) -> None:
         if job.cancelled:
@@ -133,7 +137,7 @@ class ReviewRunner:
             pull.create_issue_comment(RATE_LIMITED.format(seconds=wait))
             return
         try:
-            self._review(github, job, fields, only_factors=command.factors)
+            self._review(github, job, fields, only_factors=command.factors, full=command.full)
         except Exception:
             pull.create_issue_comment(FAILED)
             raise
@@ -171,27 +175,46 @@ class ReviewRunner:
         job: Job,
         fields: dict[str, object],
         only_factors: frozenset[int] = frozenset(),
+        full: bool = False,
     ) -> None:
         publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
         loaded = publisher.load(job.repo_full_name, job.number)
         if job.head_sha and loaded.head_sha != job.head_sha:
             log.info("skipped: the PR head moved on since this delivery", extra=fields)
             return
-        config = loaded.config
-        if only_factors:  # /twelve-review factors=...: every other factor off for this run
-            others = frozenset(range(1, 13)) - only_factors
-            factors = config.factors.model_copy(update={"disable": config.factors.disable | others})
-            config = config.model_copy(update={"factors": factors})
-        result = review(loaded.files, config, llm=self._llm_reviewer(publisher, loaded))
+        # Rules are cheap and re-read the whole PR every run, so what they report as
+        # resolved is exact; the model is asked only about files changed since the
+        # last review, unless `full` was asked for or the history was rewritten.
+        changed = None if full else publisher.changed_since_review(loaded)
+        earlier = loaded.state.model_findings if loaded.state is not None else ()
+        result = review(
+            loaded.files,
+            loaded.config,
+            llm=self._llm_reviewer(publisher, loaded),
+            llm_paths=changed,
+            earlier_llm=earlier,
+        )
+        if only_factors:
+            # /twelve-review factors=...: say nothing new outside them, and keep what
+            # was open there before (this run does not claim it resolved).
+            before = loaded.state.open_fingerprints if loaded.state is not None else frozenset()
+            result.findings = [
+                f for f in result.findings if f.factor in only_factors or f.fingerprint in before
+            ]
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
             return
         outcome = publisher.publish(loaded, result)
         log.info(
-            "review published: %d finding(s), %d inline comment(s)",
-            len(result.findings),
-            len(outcome.inline),
-            extra=fields,
+            "review published",
+            extra=fields
+            | {
+                "findings": len(result.findings),
+                "inline": len(outcome.inline),
+                "resolved": outcome.resolved,
+                "tokens": result.llm.total_tokens,
+                "incremental": changed is not None,
+            },
         )
 
     def _llm_reviewer(self, publisher: Publisher, loaded: LoadedPullRequest) -> LLMReviewer | None:

@@ -51,6 +51,12 @@ _LOG_FIELDS = (
     "status",
     "reason",
     "replaced_delivery",
+    "duration_ms",
+    "findings",
+    "inline",
+    "resolved",
+    "tokens",
+    "incremental",
 )
 
 

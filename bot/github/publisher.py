@@ -11,19 +11,28 @@ place. Markers in the bot's own comments make re-runs post only what is new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from github import Github, GithubException
 from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest, ReviewComment
+from github.PullRequestComment import PullRequestComment
+from github.PullRequestReview import PullRequestReview
 from github.Repository import Repository
 
 from bot.config import CONFIG_PATH, RepoConfig, parse_config
 from bot.diff import ChangedFile, parse_diff
 from bot.engine import ReviewResult, SkippedFile
-from bot.publish.markers import finding_markers_in, summary_state_in
+from bot.findings import Severity
+from bot.publish.markers import (
+    SummaryState,
+    finding_markers_in,
+    resolved_marker,
+    resolved_markers_in,
+    summary_state_in,
+)
 from bot.publish.plan import InlineComment, ReviewPlan, plan_review
 from bot.publish.summary import TITLE, SummaryInput, render_summary
 from bot.rules.registry import BY_CODE
@@ -33,6 +42,7 @@ __all__ = ["LoadedPullRequest", "PublishOutcome", "Publisher"]
 log = logging.getLogger("twelve_review.github")
 
 _NO_PATCH_STATUSES = frozenset({"removed", "unchanged"})
+_COMPARE_FILE_LIMIT = 300  # GitHub lists at most this many files in a comparison
 
 
 @dataclass
@@ -44,6 +54,7 @@ class LoadedPullRequest:
     files: list[ChangedFile]
     not_patchable: list[SkippedFile]
     config: RepoConfig
+    state: SummaryState | None = None  # what the last run recorded in its summary
 
 
 @dataclass
@@ -54,6 +65,10 @@ class PublishOutcome:
     summary_created: bool = False
     already_posted: int = 0
     attempts: int = 0
+    event: str = "COMMENT"
+    resolved: int = 0
+    replied: int = 0  # threads of resolved findings answered this run
+    dismissed: int = 0  # the bot's own REQUEST_CHANGES reviews withdrawn
 
 
 def _diff_text(filename: str, previous: str | None, status: str, patch: str) -> str:
@@ -92,7 +107,31 @@ class Publisher:
             files=files,
             not_patchable=not_patchable,
             config=self._base_config(repo, pr.base.sha),
+            state=self._summary(pr)[1],
         )
+
+    def changed_since_review(self, loaded: LoadedPullRequest) -> frozenset[str] | None:
+        """Paths changed between the last reviewed head and this one, or None when
+        the whole PR must be reviewed: no earlier review, a force-push or rebase
+        (the old head is no longer an ancestor), or too many files to list."""
+        state = loaded.state
+        if state is None:
+            return None
+        if state.head_sha == loaded.head_sha:
+            return frozenset()
+        try:
+            comparison = loaded.repo.compare(state.head_sha, loaded.head_sha)
+        except GithubException as exc:
+            if exc.status in (404, 422):  # the old head is gone (force-pushed and collected)
+                return None
+            raise
+        if comparison.status != "ahead":
+            return None
+        files = comparison.files
+        if len(files) >= _COMPARE_FILE_LIMIT:
+            return None
+        paths = {f.filename for f in files}
+        return frozenset(paths | {f.previous_filename for f in files if f.previous_filename})
 
     def team_notes(self, loaded: LoadedPullRequest) -> dict[str, str]:
         """The team's notes (`notes:` in the config), read at the BASE commit only."""
@@ -126,14 +165,24 @@ class Publisher:
 
     def publish(self, loaded: LoadedPullRequest, result: ReviewResult) -> PublishOutcome:
         pr = loaded.pr
-        posted = self._posted_fingerprints(pr)
-        summary_comment, previous = self._summary(pr)
-        plan = plan_review(result.findings, loaded.files, posted, self._max_comments)
+        threads = _Threads(self._bot, pr.get_review_comments())
+        summary_comment, state = self._summary(pr)
+        plan = plan_review(result.findings, loaded.files, threads.posted, self._max_comments)
         outcome = PublishOutcome(review_posted=False, already_posted=len(plan.already_posted))
-        if plan.inline:
+        blocking = self._blocking_reviews(loaded)
+        wants_block = loaded.config.request_changes and any(
+            f.severity is Severity.ERROR for f in result.findings
+        )
+        if wants_block and not blocking:
+            outcome.event = "REQUEST_CHANGES"
+        if plan.inline or outcome.event == "REQUEST_CHANGES":
             self._post_review(loaded, plan, outcome)
+        if blocking and not wants_block:
+            self._dismiss(loaded, blocking, outcome)
         current = {f.fingerprint for f in result.findings}
-        resolved = len(previous - current) if previous is not None else 0
+        fixed = state.open_fingerprints - current if state is not None else frozenset()
+        outcome.resolved = len(fixed)
+        self._reply_resolved(loaded, threads, fixed, outcome)
         body = render_summary(
             SummaryInput(
                 head_sha=loaded.head_sha,
@@ -141,7 +190,7 @@ class Publisher:
                 plan=plan,
                 skipped=[*result.skipped, *loaded.not_patchable],
                 llm=result.llm,
-                resolved=resolved,
+                resolved=outcome.resolved,
             )
         )
         if summary_comment is None:
@@ -151,22 +200,59 @@ class Publisher:
             summary_comment.edit(body)
         return outcome
 
-    def _posted_fingerprints(self, pr: PullRequest) -> set[str]:
-        found: set[str] = set()
-        for comment in pr.get_review_comments():
-            if comment.user is not None and comment.user.login == self._bot:
-                found |= finding_markers_in(comment.body or "")
-        return found
+    def _blocking_reviews(self, loaded: LoadedPullRequest) -> list[PullRequestReview]:
+        """The bot's reviews that still request changes (read only when the config
+        lets the bot request changes at all)."""
+        if not loaded.config.request_changes:
+            return []
+        return [
+            r
+            for r in loaded.pr.get_reviews()
+            if r.user is not None and r.user.login == self._bot and r.state == "CHANGES_REQUESTED"
+        ]
 
-    def _summary(self, pr: PullRequest) -> tuple[IssueComment | None, set[str] | None]:
-        """The bot's summary comment and the fingerprints it listed as open."""
+    def _dismiss(
+        self, loaded: LoadedPullRequest, blocking: list[PullRequestReview], outcome: PublishOutcome
+    ) -> None:
+        message = f"twelve-review: no error finding is open at {loaded.head_sha[:12]}."
+        for review in blocking:
+            try:
+                review.dismiss(message)
+            except GithubException as exc:  # protected branches may reserve dismissal to admins
+                log.warning("review %s not dismissed: GitHub answered %s", review.id, exc.status)
+                continue
+            outcome.dismissed += 1
+
+    def _reply_resolved(
+        self,
+        loaded: LoadedPullRequest,
+        threads: _Threads,
+        fixed: frozenset[str],
+        outcome: PublishOutcome,
+    ) -> None:
+        """Answer, once, each thread of a finding a later push fixed; a thread a
+        human has replied to is theirs now, and is left alone."""
+        for fingerprint in sorted(fixed):
+            if outcome.replied >= self._max_comments:
+                break
+            root = threads.roots.get(fingerprint)
+            if root is None or fingerprint in threads.answered or root.id in threads.human_replied:
+                continue
+            body = (
+                f"Resolved: this finding no longer appears at `{loaded.head_sha[:12]}`.\n\n"
+                f"{resolved_marker(fingerprint)}"
+            )
+            loaded.pr.create_review_comment_reply(root.id, body)
+            outcome.replied += 1
+
+    def _summary(self, pr: PullRequest) -> tuple[IssueComment | None, SummaryState | None]:
+        """The bot's summary comment and the state its last run recorded there."""
         for comment in pr.get_issue_comments():
             if comment.user is None or comment.user.login != self._bot:
                 continue
             body = comment.body or ""
             if body.startswith(TITLE):
-                state = summary_state_in(body)
-                return comment, (set(state.open_fingerprints) if state else None)
+                return comment, summary_state_in(body)
         return None, None
 
     def _post_review(
@@ -176,21 +262,22 @@ class Publisher:
 
         GitHub does not say which comment it refused, so the second attempt keeps
         only comments whose anchors still hold on a fresh read of the PR's files
-        (the head may have moved), and a third posts none. Refused comments are
-        listed in the summary, never lost.
+        (the head may have moved); if that is refused too, every comment goes to
+        the summary (a review requesting changes is then posted without them).
+        Refused comments are listed in the summary, never lost.
         """
         commit = loaded.repo.get_commit(loaded.head_sha)
         attempts: list[Sequence[InlineComment]] = [plan.inline]
         while attempts:
             comments = attempts.pop(0)
             outcome.attempts += 1
-            if not comments:
+            if not comments and outcome.event == "COMMENT":
                 break
             try:
                 loaded.pr.create_review(
                     commit=commit,
-                    body=f"twelve-review: {len(comments)} comment(s); details in the summary.",
-                    event="COMMENT",
+                    body=_review_body(len(comments), outcome.event),
+                    event=outcome.event,
                     comments=[cast(ReviewComment, c.as_api()) for c in comments],
                 )
             except GithubException as exc:
@@ -199,6 +286,8 @@ class Publisher:
                 log.warning("review refused (422), attempt %d", outcome.attempts)
                 if outcome.attempts == 1:
                     attempts.append(self._still_anchored(loaded, comments))
+                elif comments and outcome.event == "REQUEST_CHANGES":
+                    attempts.append([])
                 continue
             outcome.review_posted = True
             outcome.inline = list(comments)
@@ -215,3 +304,43 @@ class Publisher:
         replan = plan_review([c.finding for c in comments], fresh.files, set(), len(comments))
         keep = {c.finding.fingerprint for c in replan.inline}
         return [c for c in comments if c.finding.fingerprint in keep]
+
+
+def _review_body(comments: int, event: str) -> str:
+    if event == "REQUEST_CHANGES":
+        return (
+            f"twelve-review: an error finding is open ({comments} new inline comment(s)); "
+            "the summary lists every finding. This review is dismissed once none is left."
+        )
+    return f"twelve-review: {comments} comment(s); details in the summary."
+
+
+def _in_reply_to(comment: PullRequestComment) -> int | None:
+    """The thread root a reply answers, None for a root. Read from the listing's own
+    data: GitHub omits the field on roots, and PyGithub would fetch each such
+    comment again to look for it (one request per comment)."""
+    value = comment._rawData.get("in_reply_to_id")  # private: see the docstring
+    return value if isinstance(value, int) else None
+
+
+class _Threads:
+    """The bot's inline threads on the PR, read from one listing of review comments."""
+
+    def __init__(self, bot: str, comments: Iterable[PullRequestComment]) -> None:
+        self.posted: set[str] = set()  # fingerprints the bot has commented on
+        self.roots: dict[str, PullRequestComment] = {}  # fingerprint -> the thread's first comment
+        self.answered: set[str] = set()  # fingerprints whose thread got the "resolved" reply
+        self.human_replied: set[int] = set()  # root comment ids somebody else answered
+        for comment in comments:
+            by_bot = comment.user is not None and comment.user.login == bot
+            body = comment.body or ""
+            reply_to = _in_reply_to(comment)
+            if reply_to is not None:
+                if by_bot:
+                    self.answered |= resolved_markers_in(body)
+                else:
+                    self.human_replied.add(reply_to)
+            elif by_bot:
+                for fingerprint in finding_markers_in(body):
+                    self.posted.add(fingerprint)
+                    self.roots.setdefault(fingerprint, comment)

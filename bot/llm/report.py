@@ -30,6 +30,11 @@ class LLMReport:
     not_reviewed: list[NotReviewed] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     detail: str | None = None
+    # An incremental run: the model saw only the files changed since the last review
+    # (`files_sent` of them) and earlier findings elsewhere were carried forward.
+    incremental: bool = False
+    files_sent: int = 0
+    carried: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -51,6 +51,11 @@ def llm_line(report: LLMReport) -> str:
         f"LLM {report.model}: {_plural(report.requests, 'request')}"
         f" ({report.cached} cached), {report.total_tokens:,} tokens"
     )
+    if report.incremental:
+        line += (
+            f"; incremental: {_plural(report.files_sent, 'file')} changed since the last review"
+            f" sent, {report.carried} earlier model finding(s) carried forward"
+        )
     dropped = sum(report.dropped.values())
     if dropped:
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(report.dropped.items()))

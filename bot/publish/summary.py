@@ -77,7 +77,11 @@ def render_summary(data: SummaryInput) -> str:
     if data.resolved:
         plural = "finding was" if data.resolved == 1 else "findings were"
         lines += ["", f"{data.resolved} earlier {plural} resolved by later commits."]
-    state = SummaryState(data.head_sha, frozenset(f.fingerprint for f in findings))
+    state = SummaryState(
+        data.head_sha,
+        frozenset(f.fingerprint for f in findings),
+        tuple(f for f in findings if f.source == "llm"),
+    )
     lines += ["", summary_marker(state)]
     return "\n".join(lines) + "\n"
 
