@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from bot.app.jobs import ReviewRunner
+from bot.app.queue import JobQueue
 from bot.app.settings import AppSettings, load_settings
-from tests.fake_github import FakeGitHub
+from tests.fake_github import FakeGitHub, FakePull
+from tests.webhooks import example, signed
 
 # PyGithub without retries or pauses between requests: the fake answers at once.
 CLIENT_OPTIONS: dict[str, Any] = {
@@ -28,3 +33,59 @@ def app_settings(fake: FakeGitHub, secret: str) -> AppSettings:
 def review_runner(settings: AppSettings, **options: Any) -> ReviewRunner:
     """A ReviewRunner for the fake; `options` are ReviewRunner's own (clock, llm_settings)."""
     return ReviewRunner(settings, client_options=CLIENT_OPTIONS, **options)
+
+
+def pull_request_payload(
+    npm_data: Path, fake: FakeGitHub, pull: FakePull, action: str, head_sha: str
+) -> dict[str, Any]:
+    """GitHub's example `pull_request` delivery, pointed at the fake's repository and PR."""
+    payload = example(npm_data, "pull_request", action)
+    payload["number"] = payload["pull_request"]["number"] = pull.number
+    payload["pull_request"]["head"]["sha"] = head_sha
+    payload["pull_request"]["draft"] = False
+    payload["pull_request"]["state"] = "open"
+    payload["repository"]["full_name"] = pull.repo.full_name
+    payload["installation"]["id"] = fake.installation_id
+    payload["sender"]["type"] = "User"
+    return payload
+
+
+def command_payload(
+    npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str
+) -> dict[str, Any]:
+    """A `/twelve-review` comment written on the fake's PR, and its delivery.
+
+    No upstream example of an `issue_comment` on a pull request exists: this is
+    @octokit/webhooks-examples `issue_comment/created` with the `issue.pull_request`
+    object the official webhook schema describes added.
+    """
+    full_name = pull.repo.full_name
+    comment = fake.add_issue_comment(pull, body, user=user)
+    payload = example(npm_data, "issue_comment", "created")
+    payload["issue"]["number"] = pull.number
+    payload["issue"]["pull_request"] = {
+        "url": f"{fake.base_url}/repos/{full_name}/pulls/{pull.number}",
+        "html_url": f"https://github.com/{full_name}/pull/{pull.number}",
+        "diff_url": f"https://github.com/{full_name}/pull/{pull.number}.diff",
+        "patch_url": f"https://github.com/{full_name}/pull/{pull.number}.patch",
+    }
+    payload["comment"]["id"] = comment["id"]
+    payload["comment"]["body"] = body
+    payload["comment"]["user"]["login"] = user
+    payload["comment"]["user"]["type"] = "User"
+    payload["comment"]["author_association"] = comment["author_association"]
+    payload["sender"] = payload["comment"]["user"]
+    payload["repository"]["full_name"] = full_name
+    payload["installation"]["id"] = fake.installation_id
+    return payload
+
+
+def deliver(
+    client: TestClient, event: str, payload: dict[str, Any], secret: str, delivery: str
+) -> int:
+    """POST a signed delivery to the App and wait until its work is done."""
+    body, headers = signed(event, payload, secret, delivery)
+    status = client.post("/webhook", content=body, headers=headers).status_code
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    assert isinstance(queue, JobQueue) and queue.join(30)
+    return status

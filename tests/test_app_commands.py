@@ -18,9 +18,9 @@ from bot.app.queue import JobQueue
 from bot.app.replies import RATE_LIMITED, REFUSAL
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, command_payload, review_runner
 from tests.fake_github import FakeGitHub, FakePull
-from tests.webhooks import example, signed
+from tests.webhooks import signed
 
 REPO = "acme/shop"
 SECRET = "command-secret"
@@ -41,24 +41,7 @@ def _settings(fake: FakeGitHub) -> AppSettings:
 
 
 def _delivery(npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str) -> Any:
-    comment = fake.add_issue_comment(pull, body, user=user)
-    payload = example(npm_data, "issue_comment", "created")
-    payload["issue"]["number"] = pull.number
-    payload["issue"]["pull_request"] = {
-        "url": f"{fake.base_url}/repos/{REPO}/pulls/{pull.number}",
-        "html_url": f"https://github.com/{REPO}/pull/{pull.number}",
-        "diff_url": f"https://github.com/{REPO}/pull/{pull.number}.diff",
-        "patch_url": f"https://github.com/{REPO}/pull/{pull.number}.patch",
-    }
-    payload["comment"]["id"] = comment["id"]
-    payload["comment"]["body"] = body
-    payload["comment"]["user"]["login"] = user
-    payload["comment"]["user"]["type"] = "User"
-    payload["comment"]["author_association"] = comment["author_association"]
-    payload["sender"] = payload["comment"]["user"]
-    payload["repository"]["full_name"] = REPO
-    payload["installation"]["id"] = fake.installation_id
-    return payload
+    return command_payload(npm_data, fake, pull, body, user)
 
 
 def _send(client: TestClient, payload: Any, delivery: str) -> Any:

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from bot.app.queue import JobQueue
 from bot.app.server import create_app
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, pull_request_payload, review_runner
+from tests.app_helpers import deliver as deliver_signed
 from tests.fake_github import FakeGitHub
-from tests.webhooks import example, signed
 
 REPO = "acme/shop"
 SECRET = "redelivery-secret"
@@ -28,20 +27,8 @@ def test_redelivery_and_rerun_post_nothing_new(fake_github: FakeGitHub, npm_data
     app = create_app(settings, review_runner(settings))
 
     def deliver(client: TestClient, action: str, delivery: str, head_sha: str) -> int:
-        # GitHub's example delivery, pointed at the fake's repository and PR.
-        payload = example(npm_data, "pull_request", action)
-        payload["number"] = payload["pull_request"]["number"] = pull.number
-        payload["pull_request"]["head"]["sha"] = head_sha
-        payload["pull_request"]["draft"] = False
-        payload["pull_request"]["state"] = "open"
-        payload["repository"]["full_name"] = REPO
-        payload["installation"]["id"] = fake_github.installation_id
-        payload["sender"]["type"] = "User"
-        body, headers = signed("pull_request", payload, SECRET, delivery)
-        status = client.post("/webhook", content=body, headers=headers).status_code
-        queue = client.app.state.queue  # type: ignore[attr-defined]
-        assert isinstance(queue, JobQueue) and queue.join(30)
-        return status
+        payload = pull_request_payload(npm_data, fake_github, pull, action, head_sha)
+        return deliver_signed(client, "pull_request", payload, SECRET, delivery)
 
     with TestClient(app) as client:
         assert deliver(client, "opened", "d-1", pull.head_sha) == 202

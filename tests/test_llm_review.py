@@ -347,3 +347,57 @@ def test_to_findings_counts_every_drop() -> None:
     kept = to_findings(proposed, {"a.py": changed}, load_notes(), Masker(), dropped)
     assert [f.line for f in kept] == [1]
     assert dropped == Counter({"line-not-in-diff": 1})
+
+
+# -- incremental runs: the model sees only the files changed since the last review
+
+
+def test_llm_paths_limit_what_the_model_is_sent() -> None:
+    client = ScriptedClient([])
+    files = _files(("svc/app.py", APP), ("svc/worker.py", "import os\nQUEUE = 'jobs'\n"))
+    result = review(files, llm=_reviewer(client), llm_paths={"svc/worker.py"})
+    (sent,) = client.sent
+    assert "svc/worker.py" in sent[1] and "svc/app.py" not in sent[1]
+    assert result.llm.incremental and result.llm.files_sent == 1
+    nothing = ScriptedClient([])
+    unchanged = review(files, llm=_reviewer(nothing), llm_paths=frozenset())
+    assert nothing.sent == [] and unchanged.llm.files_sent == 0  # same head: no model spend
+
+
+def _earlier_model_finding(files: list[ChangedFile], line: int) -> Finding:
+    client = ScriptedClient([_answer(_finding("svc/app.py", line))])
+    (finding,) = [f for f in review(files, llm=_reviewer(client)).findings if f.source == "llm"]
+    return finding
+
+
+def test_earlier_model_findings_are_carried_while_their_line_stays() -> None:
+    earlier = _earlier_model_finding(_files(("svc/app.py", APP)), 7)
+    # Two lines added above: the flagged line moves from 7 to 9 and is still there.
+    moved = _files(("svc/app.py", "# one\n# two\n" + APP))
+    client = ScriptedClient([])
+    result = review(moved, llm=_reviewer(client), llm_paths=set(), earlier_llm=[earlier])
+    (carried,) = [f for f in result.findings if f.source == "llm"]
+    assert (carried.line, carried.fingerprint, carried.message) == (
+        9,
+        earlier.fingerprint,
+        earlier.message,
+    )
+    assert result.llm.carried == 1 and client.sent == []
+    # Also when the model is asked about the file again and does not repeat itself.
+    asked = review(moved, llm=_reviewer(ScriptedClient([])), earlier_llm=[earlier])
+    assert [f.fingerprint for f in asked.findings if f.source == "llm"] == [earlier.fingerprint]
+    # And with no model configured at all: an earlier judgement is not a resolution.
+    rules_only = review(moved, earlier_llm=[earlier])
+    assert [f.line for f in rules_only.findings if f.source == "llm"] == [9]
+
+
+def test_earlier_model_findings_end_when_their_line_changes_or_leaves() -> None:
+    earlier = _earlier_model_finding(_files(("svc/app.py", APP)), 7)
+    edited = APP.replace("return cache.get(event['key'])", "return cache.get(event['id'])")
+    result = review(_files(("svc/app.py", edited)), earlier_llm=[earlier])
+    assert [f for f in result.findings if f.source == "llm"] == []
+    gone = review(_files(("svc/other.py", "x = 1\n")), earlier_llm=[earlier])
+    assert [f for f in gone.findings if f.source == "llm"] == []
+    config = parse_config("factors:\n  disable: [4]\n")
+    off = review(_files(("svc/app.py", APP)), config, earlier_llm=[earlier])
+    assert [f for f in off.findings if f.source == "llm"] == []  # its factor is now off

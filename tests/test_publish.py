@@ -241,7 +241,7 @@ def test_summary_reports_counts_leftovers_llm_and_state() -> None:
     assert "LLM m: 2 requests (0 cached), 1,000 tokens" in body
     assert "2 earlier findings were resolved by later commits." in body
     state = summary_state_in(body)
-    assert state == SummaryState(HEAD, frozenset(f.fingerprint for f in findings))
+    assert state == SummaryState(HEAD, frozenset(f.fingerprint for f in findings), resolved=2)
 
 
 def test_summary_says_when_the_review_ran_on_rules_alone() -> None:

@@ -136,4 +136,99 @@ def test_a_fix_pushed_later_is_counted_as_resolved(fake_github: FakeGitHub) -> N
     assert "1 earlier finding was resolved by later commits." in summary["body"]
     state = summary_state_in(summary["body"])
     assert state is not None and state.head_sha == pull.head_sha
+    # The fixed finding's thread is answered once; the open one's is not touched.
+    (reply,) = [c for c in fake_github.review_comments(pull) if c.get("in_reply_to_id")]
+    assert reply["path"] == "app/settings.py" and reply["user"]["login"] == BOT_LOGIN
+    assert reply["body"].startswith(
+        f"Resolved: this finding no longer appears at `{pull.head_sha[:12]}`"
+    )
+    assert (outcome.resolved, outcome.replied) == (1, 1)
+    edits = len(fake_github.calls("issues/update-comment"))
+    again, _ = _run(fake_github, pull.number)
+    assert (again.resolved, again.replied) == (0, 0)
+    assert len(fake_github.calls("pulls/create-reply-for-review-comment")) == 1
+    # The count is kept over the PR's life: a re-run changes nothing, so edits nothing.
+    assert len(fake_github.calls("issues/update-comment")) == edits
+    (summary,) = fake_github.issue_comments(pull)
+    assert "1 earlier finding was resolved by later commits." in summary["body"]
+    _clean(fake_github)
+
+
+def test_a_thread_a_human_answered_is_left_alone(fake_github: FakeGitHub) -> None:
+    fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(REPO, BASE, HEAD)
+    _run(fake_github, pull.number)
+    (thread,) = [c for c in fake_github.review_comments(pull) if c["path"] == "app/settings.py"]
+    fake_github.reply_to_review_comment(pull, thread["id"], "Rotating this key now, thanks.")
+    fake_github.push(pull, HEAD | {"app/settings.py": BASE["app/settings.py"]})
+    outcome, _ = _run(fake_github, pull.number)
+    assert (outcome.resolved, outcome.replied) == (1, 0)
+    assert fake_github.calls("pulls/create-reply-for-review-comment") == []
+    (summary,) = fake_github.issue_comments(pull)
+    assert "1 earlier finding was resolved by later commits." in summary["body"]
+    _clean(fake_github)
+
+
+def test_changed_since_review_follows_history(fake_github: FakeGitHub) -> None:
+    fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(REPO, BASE, HEAD)
+    publisher = _publisher(fake_github)
+    first = publisher.load(REPO, pull.number)
+    assert first.state is None and publisher.changed_since_review(first) is None  # never reviewed
+    publisher.publish(first, review(first.files, first.config))
+    same = publisher.load(REPO, pull.number)
+    assert publisher.changed_since_review(same) == frozenset()  # nothing new since
+    fake_github.push(pull, HEAD | {"app/log.py": HEAD["app/log.py"] + "x = 1\n"})
+    pushed = publisher.load(REPO, pull.number)
+    assert publisher.changed_since_review(pushed) == {"app/log.py"}
+    fake_github.force_push(pull, HEAD | {"app/new.py": "y = 2\n"})
+    rewritten = publisher.load(REPO, pull.number)
+    assert rewritten.state is not None and rewritten.state.head_sha == first.head_sha
+    assert publisher.changed_since_review(rewritten) is None  # old head not an ancestor: all
+    fake_github.fail_next("GET", r"/compare/", 404)  # the old head was garbage-collected
+    assert publisher.changed_since_review(rewritten) is None
+    compares = fake_github.calls("repos/compare-commits")
+    assert [r.path.split("/compare/")[1].split("?")[0] for r in compares] == [
+        f"{first.head_sha}...{pushed.head_sha}",
+        f"{first.head_sha}...{rewritten.head_sha}",
+        f"{first.head_sha}...{rewritten.head_sha}",
+    ]
+    _clean(fake_github)
+
+
+def test_request_changes_only_when_asked_and_dismissed_once_fixed(
+    fake_github: FakeGitHub,
+) -> None:
+    config = {".github/twelve-review.yml": "request-changes: true\n"}
+    fake_github.add_repo(REPO, BASE | config)
+    pull = fake_github.add_pull(REPO, BASE | config, HEAD | config)
+    outcome, result = _run(fake_github, pull.number)
+    assert any(f.severity.value == "error" for f in result.findings)
+    (blocking,) = fake_github.reviews(pull)
+    assert (outcome.event, blocking["state"]) == ("REQUEST_CHANGES", "CHANGES_REQUESTED")
+    # A later push adds a warning but keeps the error: no second blocking review.
+    more = HEAD | config | {"app/run.py": "app.run(port=5000)\n"}
+    fake_github.push(pull, more)
+    outcome, _ = _run(fake_github, pull.number)
+    assert outcome.event == "COMMENT"
+    assert [r["state"] for r in fake_github.reviews(pull)] == ["CHANGES_REQUESTED", "COMMENTED"]
+    # The error is fixed: the bot withdraws its own request, once.
+    fake_github.push(pull, more | {"app/settings.py": BASE["app/settings.py"]})
+    outcome, _ = _run(fake_github, pull.number)
+    assert outcome.dismissed == 1
+    assert [r["state"] for r in fake_github.reviews(pull)][:2] == ["DISMISSED", "COMMENTED"]
+    (dismissal,) = fake_github.calls("pulls/dismiss-review")
+    assert "no error finding is open" in dismissal.body["message"]
+    _run(fake_github, pull.number)
+    assert len(fake_github.calls("pulls/dismiss-review")) == 1
+    _clean(fake_github)
+
+
+def test_without_the_setting_an_error_only_comments(fake_github: FakeGitHub) -> None:
+    fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(REPO, BASE, HEAD)
+    outcome, _ = _run(fake_github, pull.number)
+    assert outcome.event == "COMMENT"
+    assert [r["state"] for r in fake_github.reviews(pull)] == ["COMMENTED"]
+    assert fake_github.calls("pulls/list-reviews") == []  # not even read
     _clean(fake_github)

@@ -106,6 +106,7 @@ class ReviewRunner:
         github = Github(
             base_url=self._settings.github_api_url,
             auth=Auth.Token(self.installation_token(job.installation_id)),
+            per_page=100,  # GitHub's maximum: a 100-file PR is one request, not four
             **self._options,
         )
         if job.command is not None:

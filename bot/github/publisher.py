@@ -54,7 +54,8 @@ class LoadedPullRequest:
     files: list[ChangedFile]
     not_patchable: list[SkippedFile]
     config: RepoConfig
-    state: SummaryState | None = None  # what the last run recorded in its summary
+    summary: IssueComment | None = None  # the bot's summary comment, once there is one
+    state: SummaryState | None = None  # what the last run recorded in it
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Publisher:
                 continue
             text = _diff_text(item.filename, item.previous_filename, item.status, item.patch)
             files += parse_diff(text)
+        summary, state = self._summary(pr)
         return LoadedPullRequest(
             repo=repo,
             pr=pr,
@@ -107,7 +109,8 @@ class Publisher:
             files=files,
             not_patchable=not_patchable,
             config=self._base_config(repo, pr.base.sha),
-            state=self._summary(pr)[1],
+            summary=summary,
+            state=state,
         )
 
     def changed_since_review(self, loaded: LoadedPullRequest) -> frozenset[str] | None:
@@ -166,7 +169,7 @@ class Publisher:
     def publish(self, loaded: LoadedPullRequest, result: ReviewResult) -> PublishOutcome:
         pr = loaded.pr
         threads = _Threads(self._bot, pr.get_review_comments())
-        summary_comment, state = self._summary(pr)
+        summary_comment, state = loaded.summary, loaded.state
         plan = plan_review(result.findings, loaded.files, threads.posted, self._max_comments)
         outcome = PublishOutcome(review_posted=False, already_posted=len(plan.already_posted))
         blocking = self._blocking_reviews(loaded)
@@ -182,6 +185,7 @@ class Publisher:
         current = {f.fingerprint for f in result.findings}
         fixed = state.open_fingerprints - current if state is not None else frozenset()
         outcome.resolved = len(fixed)
+        resolved_so_far = state.resolved if state is not None else 0
         self._reply_resolved(loaded, threads, fixed, outcome)
         body = render_summary(
             SummaryInput(
@@ -190,11 +194,11 @@ class Publisher:
                 plan=plan,
                 skipped=[*result.skipped, *loaded.not_patchable],
                 llm=result.llm,
-                resolved=outcome.resolved,
+                resolved=resolved_so_far + outcome.resolved,
             )
         )
         if summary_comment is None:
-            pr.create_issue_comment(body)
+            loaded.summary = pr.create_issue_comment(body)
             outcome.summary_created = True
         elif summary_comment.body != body:
             summary_comment.edit(body)

@@ -72,6 +72,7 @@ class SummaryState:
     open_fingerprints: frozenset[str]
     # The model's findings still open, so an incremental run can carry them forward.
     model_findings: tuple[Finding, ...] = field(default=())
+    resolved: int = 0  # findings later pushes fixed, over the PR's life
 
 
 def _stored(finding: Finding) -> dict[str, object]:
@@ -92,6 +93,7 @@ def summary_marker(state: SummaryState) -> str:
         "head": state.head_sha,
         "open": sorted(state.open_fingerprints)[:MAX_STATE_FINGERPRINTS],
         "model": [_stored(f) for f in model[:MAX_STATE_MODEL_FINDINGS]],
+        "resolved": state.resolved,
     }
     text = json.dumps(data, separators=(",", ":")).translate(_ESCAPES)
     return f"<!-- twelve-review:summary {text} -->"
@@ -113,11 +115,11 @@ def summary_state_in(body: str) -> SummaryState | None:
         return None
     if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
         return None
-    stored = data.get("model", [])
-    if not isinstance(stored, list):
+    stored, resolved = data.get("model", []), data.get("resolved", 0)
+    if not isinstance(stored, list) or not isinstance(resolved, int) or resolved < 0:
         return None
     try:
         model = tuple(Finding.model_validate({**item, "source": "llm"}) for item in stored)
     except (ValidationError, TypeError):
         return None
-    return SummaryState(head, frozenset(fingerprints), model)
+    return SummaryState(head, frozenset(fingerprints), model, resolved)

@@ -44,7 +44,7 @@ class SummaryInput:
     plan: ReviewPlan
     skipped: Sequence[SkippedFile] = ()
     llm: LLMReport = field(default_factory=lambda: LLMReport(status="off"))
-    resolved: int = 0  # findings open after the last run and gone now
+    resolved: int = 0  # findings later pushes fixed, over the PR's life
     max_listed: int = 50
 
 
@@ -81,6 +81,7 @@ def render_summary(data: SummaryInput) -> str:
         data.head_sha,
         frozenset(f.fingerprint for f in findings),
         tuple(f for f in findings if f.source == "llm"),
+        data.resolved,
     )
     lines += ["", summary_marker(state)]
     return "\n".join(lines) + "\n"
