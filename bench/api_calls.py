@@ -129,7 +129,7 @@ def posted(fake: FakeGitHub, pull: FakePull) -> str:
     replies = sum(1 for c in comments if c.get("in_reply_to_id"))
     summaries = [c for c in fake.issue_comments(pull) if c["user"]["login"] == BOT_LOGIN]
     return (
-        f"  on the PR now: {len(fake.reviews(pull))} review(s), "
+        f"  on the PR now: {len(fake.reviews(pull))} review(s) (a reply is one, as on GitHub), "
         f"{len(comments) - replies} inline comment(s), {replies} repl(ies), "
         f"{len(summaries)} summary comment(s)"
     )

@@ -205,6 +205,12 @@ class ReviewRunner:
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
             return
+        state = loaded.state
+        found = {f.fingerprint for f in result.findings}
+        if changed == frozenset() and state is not None and found == state.open_fingerprints:
+            # Same head, same findings: the summary already says it all.
+            log.info("unchanged since the last review: nothing to post", extra=fields)
+            return
         outcome = publisher.publish(loaded, result)
         log.info(
             "review published",
