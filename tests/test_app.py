@@ -459,3 +459,16 @@ def test_end_to_end_review(fake_github: FakeGitHub, npm_data: Path) -> None:
     assert fake_github.calls("apps/create-installation-access-token")
     assert fake_github.violations == []
     assert fake_github.crashes == []
+
+
+def test_drafts_are_reviewed_when_the_app_is_configured_to(
+    pem: str, recorder: Recorder, npm_data: Path
+) -> None:
+    app = create_app(_settings(pem, review_drafts=True), recorder)
+    with TestClient(app, raise_server_exceptions=False) as drafts_client:
+        draft = _pr_payload(npm_data)
+        draft["pull_request"]["draft"] = True
+        answer = _post(drafts_client, "pull_request", draft, delivery="draft-1")
+        assert answer.status_code == 202
+        assert _queue(drafts_client).join(5)
+    assert [(delivery, sha) for delivery, sha, _ in recorder.done] == [("draft-1", "a" * 40)]

@@ -287,7 +287,7 @@ def create_app(
                 {"status": "ignored", "reason": f"pull_request action {action!r} is not reviewed"},
                 fields,
             )
-        if _get(payload, "pull_request", "draft") is True:
+        if _get(payload, "pull_request", "draft") is True and not settings.review_drafts:
             return _answer(200, {"status": "ignored", "reason": "draft pull request"}, fields)
         if _get(payload, "pull_request", "state") == "closed":
             return _answer(200, {"status": "ignored", "reason": "closed pull request"}, fields)

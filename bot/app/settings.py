@@ -51,6 +51,7 @@ class AppSettings(BaseSettings):
     command_interval: int = Field(
         default=60, validation_alias="TWELVE_REVIEW_COMMAND_INTERVAL", ge=0
     )  # seconds between /twelve-review runs on one PR
+    review_drafts: bool = Field(default=False, validation_alias="TWELVE_REVIEW_DRAFTS")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
 
     @field_validator("github_api_url")
