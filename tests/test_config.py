@@ -32,10 +32,13 @@ rules:
 paths:
   include: ["src/**", "Dockerfile"]
   exclude: ["src/vendor/**"]
+request-changes: true
 """,
         KNOWN,
     )
     assert config.fail_on is FailOn.WARNING
+    assert config.request_changes is True
+    assert parse_config("").request_changes is False
     assert not config.rule_enabled("TF0801", 8)
     assert not config.rule_enabled("TF1101", 11)
     assert config.rule_enabled("TF0301", 3)
@@ -64,6 +67,8 @@ paths:
         ("notes: ../outside", "notes: '../outside' must be a folder path inside the repository"),
         ("notes: /etc", "notes: '/etc' must be a folder path inside the repository"),
         ("fail-on: [unclosed", "not valid YAML"),
+        ("request-changes: sometimes", "request-changes: Input should be a valid boolean"),
+        ("request_changes: true", "request_changes: unknown key"),
     ],
 )
 def test_bad_config_names_the_key(text: str, message: str) -> None:
