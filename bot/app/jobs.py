@@ -107,6 +107,7 @@ class ReviewRunner:
             base_url=self._settings.github_api_url,
             auth=Auth.Token(self.installation_token(job.installation_id)),
             per_page=100,  # GitHub's maximum: a 100-file PR is one request, not four
+            lazy=True,  # no GET for objects only used to build URLs (the repo, the head commit)
             **self._options,
         )
         if job.command is not None:
