@@ -446,6 +446,7 @@ class _Token:
     login: str
     expires: float | None
     installation_id: int | None
+    read_only: bool = False  # a fork PR's workflow token: every write is refused (403)
 
 
 class _Error(Exception):
@@ -741,13 +742,16 @@ class FakeGitHub(LoopbackServer):
                     self.users[login][name] = self.users[login]["url"] + suffix
             return self.users[login]
 
-    def add_token(self, login: str = BOT_LOGIN, *, expires: float | None = None) -> str:
-        """A token that authenticates as `login` (expires: seconds from now, None = never)."""
+    def add_token(
+        self, login: str = BOT_LOGIN, *, expires: float | None = None, read_only: bool = False
+    ) -> str:
+        """A token that authenticates as `login` (expires: seconds from now, None = never).
+        A `read_only` token is refused every write with 403, as a fork PR's workflow token is."""
         self.add_user(login)
         token = ("ghs_" if login.endswith("[bot]") else "ghp_") + secrets.token_hex(18)
         with self._lock:
             self._tokens[token] = _Token(
-                login, None if expires is None else time.time() + expires, None
+                login, None if expires is None else time.time() + expires, None, read_only
             )
         return token
 
@@ -1914,6 +1918,10 @@ def _get_user(call: _Call) -> Answer:
     return _ok(call.fake.users[login])
 
 
+def _get_authenticated_user(call: _Call) -> Answer:
+    return _ok(call.fake.users[call.login or BOT_LOGIN])
+
+
 def _get_authenticated_app(call: _Call) -> Answer:
     return _ok(call.fake._app_json())
 
@@ -2000,6 +2008,7 @@ _HANDLERS = {
     "reactions/list-for-issue-comment": _list_reactions,
     "repos/get-collaborator-permission-level": _permission,
     "users/get-by-username": _get_user,
+    "users/get-authenticated": _get_authenticated_user,
     "apps/get-authenticated": _get_authenticated_app,
     "apps/get-installation": _get_installation,
     "apps/list-installations": _list_installations,
@@ -2162,6 +2171,10 @@ class _Handler(BaseHTTPRequestHandler):
             token = fake._tokens.get(credential.strip())
         if token is None or (token.expires is not None and token.expires < time.time()):
             raise _Error(401, "Bad credentials")
+        if token.read_only and request.method != "GET":
+            raise _Error(403, "Resource not accessible by integration")
+        if operation_id == "users/get-authenticated" and token.login.endswith("[bot]"):
+            raise _Error(403, "Resource not accessible by integration")  # not a user token
         return token.login, token.installation_id
 
     def _check_jwt(self, fake: FakeGitHub, credential: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bot.app.queue import JobQueue
-from bot.app.replies import RATE_LIMITED, REFUSAL
+from bot.github.replies import RATE_LIMITED, REFUSAL
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
 from tests.app_helpers import app_settings, command_payload, review_runner

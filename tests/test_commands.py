@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.app.commands import USAGE, Command, parse_command
+from bot.github.commands import USAGE, Command, parse_command
 
 
 @pytest.mark.parametrize(

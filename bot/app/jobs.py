@@ -16,28 +16,25 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from github import Auth, Github, GithubException, GithubIntegration
-from github.Repository import Repository
 
-from bot.app.commands import Command
 from bot.app.queue import Job
-from bot.app.replies import (
+from bot.app.settings import AppSettings
+from bot.github.access import has_write_access
+from bot.github.commands import Command
+from bot.github.publisher import LoadedPullRequest, Publisher
+from bot.github.replies import (
     FAILED,
     RATE_LIMITED,
     REFUSAL,
-    WRITE_ASSOCIATIONS,
-    WRITE_PERMISSIONS,
     explain_reply,
     help_reply,
 )
-from bot.app.settings import AppSettings
-from bot.engine import review
-from bot.github.publisher import LoadedPullRequest, Publisher
+from bot.github.run import review_pull_request, team_note_set
 from bot.llm.cache import MemoryCache
 from bot.llm.protocol import ChatClient
 from bot.llm.review import LLMReviewer
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import counter_for
-from bot.notes import NotesError, load_notes
 
 __all__ = ["ReviewRunner"]
 
@@ -129,7 +126,7 @@ class ReviewRunner:
         if command.kind == "explain":
             pull.create_issue_comment(explain_reply(command.target or ""))
             return
-        if not self._may_run(repo, job):
+        if not has_write_access(repo, job.commenter, job.association):
             log.info("command refused: no write access", extra=fields)
             if self._first_refusal(job):
                 pull.create_issue_comment(REFUSAL.format(user=job.commenter))
@@ -144,12 +141,6 @@ class ReviewRunner:
             pull.create_issue_comment(FAILED)
             raise
         comment.create_reaction("rocket")
-
-    def _may_run(self, repo: Repository, job: Job) -> bool:
-        """Write access: the association says so and the permission endpoint confirms."""
-        if job.association not in WRITE_ASSOCIATIONS or not job.commenter:
-            return False
-        return repo.get_collaborator_permission(job.commenter) in WRITE_PERMISSIONS
 
     def _first_refusal(self, job: Job) -> bool:
         key = (job.repo_full_name.lower(), job.number, (job.commenter or "").lower())
@@ -180,48 +171,34 @@ class ReviewRunner:
         full: bool = False,
     ) -> None:
         publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
-        loaded = publisher.load(job.repo_full_name, job.number)
-        if job.head_sha and loaded.head_sha != job.head_sha:
+        run = review_pull_request(
+            publisher,
+            job.repo_full_name,
+            job.number,
+            llm=lambda loaded: self._llm_reviewer(publisher, loaded),
+            expected_head=job.head_sha,
+            full=full,
+            only_factors=only_factors,
+        )
+        if run.status == "moved-on":
             log.info("skipped: the PR head moved on since this delivery", extra=fields)
             return
-        # Rules are cheap and re-read the whole PR every run, so what they report as
-        # resolved is exact; the model is asked only about files changed since the
-        # last review, unless `full` was asked for or the history was rewritten.
-        changed = None if full else publisher.changed_since_review(loaded)
-        earlier = loaded.state.model_findings if loaded.state is not None else ()
-        result = review(
-            loaded.files,
-            loaded.config,
-            llm=self._llm_reviewer(publisher, loaded),
-            llm_paths=changed,
-            earlier_llm=earlier,
-        )
-        if only_factors:
-            # /twelve-review factors=...: say nothing new outside them, and keep what
-            # was open there before (this run does not claim it resolved).
-            before = loaded.state.open_fingerprints if loaded.state is not None else frozenset()
-            result.findings = [
-                f for f in result.findings if f.factor in only_factors or f.fingerprint in before
-            ]
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
             return
-        state = loaded.state
-        found = {f.fingerprint for f in result.findings}
-        if changed == frozenset() and state is not None and found == state.open_fingerprints:
-            # Same head, same findings: the summary already says it all.
+        if run.status == "unchanged" or run.result is None:
             log.info("unchanged since the last review: nothing to post", extra=fields)
             return
-        outcome = publisher.publish(loaded, result)
+        outcome = publisher.publish(run.loaded, run.result)
         log.info(
             "review published",
             extra=fields
             | {
-                "findings": len(result.findings),
+                "findings": len(run.result.findings),
                 "inline": len(outcome.inline),
                 "resolved": outcome.resolved,
-                "tokens": result.llm.total_tokens,
-                "incremental": changed is not None,
+                "tokens": run.result.llm.total_tokens,
+                "incremental": run.incremental,
             },
         )
 
@@ -233,11 +210,7 @@ class ReviewRunner:
             from bot.llm.client import OpenAIChatClient  # noqa: PLC0415 - openai loads when used
 
             self._chat_client = OpenAIChatClient(settings)
-        try:
-            notes = load_notes(publisher.team_notes(loaded) or None)
-        except NotesError as exc:  # a broken team note must not stop the review
-            log.warning("team notes ignored: %s", exc)
-            notes = load_notes()
+        notes = team_note_set(publisher, loaded)
         return LLMReviewer.create(
             self._chat_client, settings, notes, counter_for(settings.model), self._llm_cache
         )

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.app.commands import Command
+from bot.github.commands import Command
 
 __all__ = ["Job", "JobQueue", "Runner", "Submitted"]
 

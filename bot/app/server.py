@@ -22,10 +22,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.app.commands import Command, parse_command
 from bot.app.queue import Job, JobQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
+from bot.github.commands import Command, parse_command
 
 __all__ = [
     "MAX_BODY_BYTES",

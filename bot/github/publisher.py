@@ -70,6 +70,7 @@ class PublishOutcome:
     resolved: int = 0
     replied: int = 0  # threads of resolved findings answered this run
     dismissed: int = 0  # the bot's own REQUEST_CHANGES reviews withdrawn
+    summary_body: str = ""
 
 
 def _diff_text(filename: str, previous: str | None, status: str, patch: str) -> str:
@@ -82,10 +83,17 @@ def _diff_text(filename: str, previous: str | None, status: str, patch: str) -> 
 class Publisher:
     """One pull request's reading and publishing, through a PyGithub client."""
 
-    def __init__(self, github: Github, bot_login: str, max_comments: int = 25) -> None:
+    def __init__(
+        self,
+        github: Github,
+        bot_login: str,
+        max_comments: int = 25,
+        config_path: str = CONFIG_PATH,
+    ) -> None:
         self._github = github
         self._bot = bot_login
         self._max_comments = max_comments
+        self._config_path = config_path
 
     def load(self, full_name: str, number: int) -> LoadedPullRequest:
         repo = self._github.get_repo(full_name)
@@ -156,7 +164,7 @@ class Publisher:
 
     def _base_config(self, repo: Repository, base_sha: str) -> RepoConfig:
         try:
-            content = repo.get_contents(CONFIG_PATH, ref=base_sha)
+            content = repo.get_contents(self._config_path, ref=base_sha)
         except GithubException as exc:
             if exc.status == 404:
                 return RepoConfig()
@@ -164,7 +172,7 @@ class Publisher:
         if isinstance(content, list):  # a folder where the file should be
             return RepoConfig()
         text = content.decoded_content.decode("utf-8", "replace")
-        return parse_config(text, BY_CODE.keys(), source=f"{CONFIG_PATH}@{base_sha[:12]}")
+        return parse_config(text, BY_CODE.keys(), source=f"{self._config_path}@{base_sha[:12]}")
 
     def publish(self, loaded: LoadedPullRequest, result: ReviewResult) -> PublishOutcome:
         pr = loaded.pr
@@ -187,22 +195,39 @@ class Publisher:
         outcome.resolved = len(fixed)
         resolved_so_far = state.resolved if state is not None else 0
         self._reply_resolved(loaded, threads, fixed, outcome)
-        body = render_summary(
-            SummaryInput(
-                head_sha=loaded.head_sha,
-                open_findings=result.findings,
-                plan=plan,
-                skipped=[*result.skipped, *loaded.not_patchable],
-                llm=result.llm,
-                resolved=resolved_so_far + outcome.resolved,
-            )
-        )
+        body = self._summary_body(loaded, result, plan, resolved_so_far + outcome.resolved)
+        outcome.summary_body = body
         if summary_comment is None:
             loaded.summary = pr.create_issue_comment(body)
             outcome.summary_created = True
         elif summary_comment.body != body:
             summary_comment.edit(body)
         return outcome
+
+    def summary_without_posting(self, loaded: LoadedPullRequest, result: ReviewResult) -> str:
+        """The summary a run would post, for when it may not post anything (a
+        read-only token): every finding listed, none claimed as an inline comment."""
+        plan = plan_review(result.findings, loaded.files, set(), self._max_comments)
+        resolved = 0
+        if loaded.state is not None:
+            current = {f.fingerprint for f in result.findings}
+            resolved = loaded.state.resolved + len(loaded.state.open_fingerprints - current)
+        return self._summary_body(loaded, result, plan.without_posting(), resolved)
+
+    @staticmethod
+    def _summary_body(
+        loaded: LoadedPullRequest, result: ReviewResult, plan: ReviewPlan, resolved: int
+    ) -> str:
+        return render_summary(
+            SummaryInput(
+                head_sha=loaded.head_sha,
+                open_findings=result.findings,
+                plan=plan,
+                skipped=[*result.skipped, *loaded.not_patchable],
+                llm=result.llm,
+                resolved=resolved,
+            )
+        )
 
     def _blocking_reviews(self, loaded: LoadedPullRequest) -> list[PullRequestReview]:
         """The bot's reviews that still request changes (read only when the config

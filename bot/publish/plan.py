@@ -46,6 +46,18 @@ class ReviewPlan:
     unanchored: list[Finding] = field(default_factory=list)
     overflow: list[Finding] = field(default_factory=list)
     already_posted: list[Finding] = field(default_factory=list)
+    # Findings that could not be posted at all (a read-only token): listed, never lost.
+    not_postable: list[Finding] = field(default_factory=list)
+
+    def without_posting(self) -> ReviewPlan:
+        """The same plan when nothing can be posted: every new inline comment moves
+        to the summary's list."""
+        return ReviewPlan(
+            unanchored=self.unanchored,
+            overflow=self.overflow,
+            already_posted=self.already_posted,
+            not_postable=[c.finding for c in self.inline],
+        )
 
 
 def _anchored(finding: Finding, files: Mapping[str, ChangedFile]) -> bool:

@@ -53,10 +53,11 @@ def render_summary(data: SummaryInput) -> str:
     lines = [TITLE, "", _headline(data), "", llm_line(data.llm)]
     if findings:
         lines += ["", *_factor_table(findings)]
-    left = [*data.plan.unanchored, *data.plan.overflow]
+    left = [*data.plan.unanchored, *data.plan.overflow, *data.plan.not_postable]
     if left:
         lines += ["", "### Not posted inline", ""]
         why = {id(f): "not on a line of the diff" for f in data.plan.unanchored}
+        why |= {id(f): "the token may not comment" for f in data.plan.not_postable}
         ordered = sorted(left, key=lambda f: (-f.severity.rank, f.path, f.line))
         for finding in ordered[: data.max_listed]:
             reason = why.get(id(finding), "over the inline comment limit")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app.commands import USAGE, Command
+from bot.github.commands import USAGE, Command
 from bot.ruledocs import explain_factor, explain_rule
 from bot.rules.registry import BY_CODE
 
