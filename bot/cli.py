@@ -16,10 +16,10 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.config import CONFIG_PATH, ConfigError, FailOn, RepoConfig, load_config
+from bot.config import CONFIG_PATH, ConfigError, FailOn, RepoConfig, load_config, parse_config
 from bot.diff import ChangedFile, DiffError, parse_diff
 from bot.engine import review, review_files
-from bot.gitsource import GitError, diff_from_git, repo_root
+from bot.gitsource import GitError, diff_from_git, diff_from_index, read_staged, repo_root
 from bot.llm.prompt import plan_prompts
 from bot.llm.review import LLMReviewer
 from bot.llm.settings import LLMSettings
@@ -57,6 +57,12 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="REF",
         help="review the working tree (or --head) against the merge base with REF "
         "(default: HEAD, i.e. uncommitted changes)",
+    )
+    source.add_argument(
+        "--staged",
+        action="store_true",
+        help="review what the next commit would record (git diff --cached), "
+        "file text and config from the index: for a pre-commit hook",
     )
     review.add_argument(
         "--head", metavar="REF", help="with --base: the revision to review instead of the work tree"
@@ -104,6 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("target", help="a rule id (TF0301) or a factor number (3)")
 
     sub.add_parser("serve", help="run the GitHub App's webhook server (settings from the env)")
+    sub.add_parser("action", help="review the workflow's pull request (inside GitHub Actions)")
     return parser
 
 
@@ -128,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _review(args, sys.stdout)
         if args.command == "serve":
             return _serve()
+        if args.command == "action":
+            from bot.action.main import run_action  # noqa: PLC0415 - PyGithub loads when used
+
+            return run_action(os.environ)
         if args.command == "rules":
             sys.stdout.write(_RULE_LISTINGS[args.format]())
             return 0
@@ -172,25 +183,40 @@ def _explain(target: str) -> str:
 
 
 def _review(args: argparse.Namespace, out: TextIO) -> int:
+    if args.staged and args.head:  # argparse's own wording for the other exclusive options
+        raise UsageError("argument --head: not allowed with argument --staged")
     if args.head and not args.base:
         raise UsageError("--head needs --base")
     repo = Path(args.repo)
-    repo_files: frozenset[str] | None = None
-    if args.diff is not None:
-        files = _read_diff(args.diff)
-    else:
-        # No source given: review uncommitted changes against HEAD.
-        git = diff_from_git(repo, args.base or "HEAD", args.head)
-        files, repo_files = git.files, git.repo_files
-    config = _load_config(args.config, repo)
+    files, repo_files = _changes(args, repo)
+    nothing_staged = args.staged and not files
+    if nothing_staged:
+        # Not an error: a pre-commit hook must let an empty commit (or a CI run) through.
+        print("twelve-review: nothing staged to review", file=sys.stderr)
+    config = _load_config(args.config, repo, staged=args.staged)
     if args.dry_run_prompt:
         return _dry_run(files, config, repo, repo_files, args, out)
-    reviewer = None if args.no_llm else _llm_reviewer(config, repo, args.llm_budget)
+    no_llm = args.no_llm or nothing_staged
+    reviewer = None if no_llm else _llm_reviewer(config, repo, args.llm_budget)
     result = review(files, config, repo_files=repo_files, jobs=args.jobs, llm=reviewer)
     color = args.format == "text" and out.isatty() and "NO_COLOR" not in os.environ
     out.write(FORMATS[args.format](result, color))
     fail_on = FailOn(args.fail_on) if args.fail_on else config.fail_on
     return 1 if any(fail_on.fails(f.severity) for f in result.findings) else 0
+
+
+def _changes(
+    args: argparse.Namespace, repo: Path
+) -> tuple[list[ChangedFile], frozenset[str] | None]:
+    """The changed files from the source the options name, and the file list when known."""
+    if args.diff is not None:
+        return _read_diff(args.diff), None
+    if args.staged:
+        git = diff_from_index(repo)
+    else:
+        # No source given: review uncommitted changes against HEAD.
+        git = diff_from_git(repo, args.base or "HEAD", args.head)
+    return git.files, git.repo_files
 
 
 def _llm_settings() -> LLMSettings:
@@ -282,10 +308,15 @@ def _read_diff(name: str) -> list[ChangedFile]:
         raise UsageError(f"cannot read {name}: {exc.strerror}") from None
 
 
-def _load_config(explicit: str | None, repo: Path) -> RepoConfig:
+def _load_config(explicit: str | None, repo: Path, *, staged: bool = False) -> RepoConfig:
     known = BY_CODE.keys()
     if explicit:
         return load_config(explicit, known)
+    if staged:
+        # The config the commit would carry, like the files: unstaged edits do not count.
+        text = read_staged(repo, CONFIG_PATH)
+        source = f"{CONFIG_PATH} (staged)"
+        return RepoConfig() if text is None else parse_config(text, known, source=source)
     try:
         root = repo_root(repo)
     except GitError:

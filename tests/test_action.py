@@ -249,3 +249,20 @@ def test_the_action_installs_exactly_what_uv_lock_pins() -> None:
     assert pins(shipped) == pins(exported), "regenerate: uv export --locked --no-emit-project ..."
     assert "--hash=sha256:" in shipped
     assert not any(line.startswith(("pytest", "ruff", "mypy")) for line in pins(shipped))
+
+
+def test_a_cold_start_installs_the_locked_requirements_and_reviews(
+    tmp_path: Path, fake_github: FakeGitHub, npm_data: Path
+) -> None:
+    """No cache: the install step runs for real (pip from the package registry, every
+    hash checked) into a fresh virtualenv, and the review runs from it."""
+    repo = fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    token = fake_github.add_token(ACTIONS_BOT)
+    env = _runner_env(tmp_path, fake_github, "pull_request", _pull_request_event(npm_data, pull))
+    run = run_action({"fail-on": "never"}, env, token=token, workdir=tmp_path)
+    assert "Install" in run.ran
+    assert run.returncode == 0, run.stdout + run.stderr
+    venv_python = Path(env["RUNNER_TEMP"]) / "twelve-review-venv" / "bin" / "python"
+    assert venv_python.exists() and not venv_python.read_bytes().startswith(b"#!/bin/sh")
+    assert len(fake_github.reviews(pull)) == 1 and run.outputs["findings"] == "2"

@@ -15,9 +15,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bot.app.queue import JobQueue
-from bot.github.replies import RATE_LIMITED, REFUSAL
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
+from bot.github.replies import RATE_LIMITED, REFUSAL
 from tests.app_helpers import app_settings, command_payload, review_runner
 from tests.fake_github import FakeGitHub, FakePull
 from tests.webhooks import signed
