@@ -7,9 +7,11 @@ Exit codes: 0 clean (below --fail-on), 1 findings at or above --fail-on,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -169,7 +171,22 @@ def _serve() -> int:
         raise UsageError(str(exc)) from None
     configure_logging(settings.logging_level)
     app = create_app(settings, ReviewRunner(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+
+    class GracefulServer(uvicorn.Server):
+        """After a graceful shutdown on SIGTERM, uvicorn raises the signal again, so
+        the process ends "killed by SIGTERM" (143), which platforms count as a crash.
+        A shutdown that finished is a clean exit: 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals[:] = [  # private to uvicorn: see the docstring
+                    s for s in self._captured_signals if s != signal.SIGTERM
+                ]
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    GracefulServer(config).run()
     return 0
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import CONFIG_PATH, FailOn
 from bot.github.commands import Command, parse_command
+from bot.github.payload import dig
 
 __all__ = ["ActionError", "ActionInputs", "RunnerContext", "Skip", "Target", "target_of"]
 
@@ -140,18 +141,10 @@ class Skip:
     reason: str
 
 
-def _get(data: object, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def target_of(context: RunnerContext) -> Target | Skip:
     """The pull request this event asks to review, or why it asks for nothing."""
     event, name = context.event, context.event_name
-    if _get(event, "sender", "type") == "Bot":
+    if dig(event, "sender", "type") == "Bot":
         return Skip("the event was sent by a bot")
     if name in ("pull_request", "pull_request_target"):
         return _pull_request(event, name)
@@ -166,9 +159,9 @@ def _pull_request(event: dict[str, Any], name: str) -> Target | Skip:
     action = event.get("action")
     if action not in REVIEW_ACTIONS:
         return Skip(f"{name} action {action!r} is not reviewed")
-    if _get(event, "pull_request", "draft") is True:
+    if dig(event, "pull_request", "draft") is True:
         return Skip("draft pull request")
-    number, head = _get(event, "pull_request", "number"), _get(event, "pull_request", "head", "sha")
+    number, head = dig(event, "pull_request", "number"), dig(event, "pull_request", "head", "sha")
     if not isinstance(number, int) or not isinstance(head, str):
         raise ActionError(f"the {name} event has no pull_request number and head sha")
     return Target(number, expected_head=head)
@@ -177,20 +170,20 @@ def _pull_request(event: dict[str, Any], name: str) -> Target | Skip:
 def _comment(event: dict[str, Any]) -> Target | Skip:
     if event.get("action") != "created":
         return Skip("the comment was not just created")
-    if not isinstance(_get(event, "issue", "pull_request"), dict):
+    if not isinstance(dig(event, "issue", "pull_request"), dict):
         return Skip("the comment is not on a pull request")
-    command = parse_command(str(_get(event, "comment", "body") or ""))
+    command = parse_command(str(dig(event, "comment", "body") or ""))
     if command is None:
         return Skip("the comment is not a /twelve-review command")
-    number, comment_id = _get(event, "issue", "number"), _get(event, "comment", "id")
+    number, comment_id = dig(event, "issue", "number"), dig(event, "comment", "id")
     if not isinstance(number, int) or not isinstance(comment_id, int):
         raise ActionError("the issue_comment event has no issue number and comment id")
     return Target(
         number,
         command=command,
         comment_id=comment_id,
-        commenter=_get(event, "comment", "user", "login"),
-        association=_get(event, "comment", "author_association"),
+        commenter=dig(event, "comment", "user", "login"),
+        association=dig(event, "comment", "author_association"),
     )
 
 
@@ -200,7 +193,7 @@ _DISPATCH_INPUTS = ("pull-request", "pull_request", "pr", "number")
 def _dispatch(event: dict[str, Any], inputs: ActionInputs) -> Target | Skip:
     number = inputs.pull_request
     if number is None:
-        given = _get(event, "inputs")
+        given = dig(event, "inputs")
         given = given if isinstance(given, dict) else {}
         value = next((given[k] for k in _DISPATCH_INPUTS if given.get(k) not in (None, "")), None)
         if value is None:

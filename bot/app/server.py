@@ -26,6 +26,7 @@ from bot.app.queue import Job, JobQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
 from bot.github.commands import Command, parse_command
+from bot.github.payload import dig
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -145,14 +146,6 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
     return payload
 
 
-def _get(payload: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(payload, dict):
-            return None
-        payload = payload.get(name)
-    return payload
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -162,10 +155,10 @@ def _str(value: Any) -> str | None:
 
 
 def _pull_request_job(payload: dict[str, Any], delivery: str, action: str) -> Job:
-    repo = _str(_get(payload, "repository", "full_name"))
-    number = _int(payload.get("number")) or _int(_get(payload, "pull_request", "number"))
-    head_sha = _str(_get(payload, "pull_request", "head", "sha"))
-    installation = _int(_get(payload, "installation", "id"))
+    repo = _str(dig(payload, "repository", "full_name"))
+    number = _int(payload.get("number")) or _int(dig(payload, "pull_request", "number"))
+    head_sha = _str(dig(payload, "pull_request", "head", "sha"))
+    installation = _int(dig(payload, "installation", "id"))
     for name, value in (
         ("repository.full_name", repo),
         ("number", number),
@@ -187,11 +180,11 @@ def _pull_request_job(payload: dict[str, Any], delivery: str, action: str) -> Jo
 
 
 def _command_job(payload: dict[str, Any], delivery: str, command: Command) -> Job:
-    repo = _str(_get(payload, "repository", "full_name"))
-    number = _int(_get(payload, "issue", "number"))
-    comment_id = _int(_get(payload, "comment", "id"))
-    commenter = _str(_get(payload, "comment", "user", "login"))
-    installation = _int(_get(payload, "installation", "id"))
+    repo = _str(dig(payload, "repository", "full_name"))
+    number = _int(dig(payload, "issue", "number"))
+    comment_id = _int(dig(payload, "comment", "id"))
+    commenter = _str(dig(payload, "comment", "user", "login"))
+    installation = _int(dig(payload, "installation", "id"))
     if not (repo and number and comment_id and commenter and installation):
         raise _Reject(
             400, "issue_comment payload without repository, issue, comment or installation"
@@ -207,7 +200,7 @@ def _command_job(payload: dict[str, Any], delivery: str, command: Command) -> Jo
         command=command,
         comment_id=comment_id,
         commenter=commenter,
-        association=_str(_get(payload, "comment", "author_association")),
+        association=_str(dig(payload, "comment", "author_association")),
     )
 
 
@@ -268,10 +261,10 @@ def create_app(
             raise _Reject(400, "missing X-GitHub-Event or X-GitHub-Delivery")
         payload = _parse(body, request.headers.get("content-type", "application/json"))
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        fields.update(action=action, repo=_get(payload, "repository", "full_name"))
+        fields.update(action=action, repo=dig(payload, "repository", "full_name"))
         if event == "ping":
             return _answer(200, {"status": "pong"}, fields)
-        if _get(payload, "sender", "type") == "Bot":
+        if dig(payload, "sender", "type") == "Bot":
             return _answer(200, {"status": "ignored", "reason": "sender is a bot"}, fields)
         if event in INSTALLATION_EVENTS:
             return _answer(200, {"status": "ok", "reason": f"{event} event logged"}, fields)
@@ -287,9 +280,9 @@ def create_app(
                 {"status": "ignored", "reason": f"pull_request action {action!r} is not reviewed"},
                 fields,
             )
-        if _get(payload, "pull_request", "draft") is True and not settings.review_drafts:
+        if dig(payload, "pull_request", "draft") is True and not settings.review_drafts:
             return _answer(200, {"status": "ignored", "reason": "draft pull request"}, fields)
-        if _get(payload, "pull_request", "state") == "closed":
+        if dig(payload, "pull_request", "state") == "closed":
             return _answer(200, {"status": "ignored", "reason": "closed pull request"}, fields)
         return _queue(_pull_request_job(payload, delivery, action), fields)
 
@@ -298,9 +291,9 @@ def create_app(
     ) -> JSONResponse:
         if action != "created":
             return _answer(200, {"status": "ignored", "reason": "comment not created"}, fields)
-        if not isinstance(_get(payload, "issue", "pull_request"), dict):
+        if not isinstance(dig(payload, "issue", "pull_request"), dict):
             return _answer(200, {"status": "ignored", "reason": "not a pull request"}, fields)
-        command = parse_command(str(_get(payload, "comment", "body") or ""))
+        command = parse_command(str(dig(payload, "comment", "body") or ""))
         if command is None:
             return _answer(200, {"status": "ignored", "reason": "not a command"}, fields)
         return _queue(_command_job(payload, delivery, command), fields)

@@ -1,0 +1,17 @@
+"""Reading GitHub's event payloads (webhook deliveries, the workflow's event file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["dig"]
+
+
+def dig(payload: object, *keys: str) -> Any:
+    """payload[k1][k2]... or None as soon as a level is missing or not an object:
+    payloads are untrusted input, so a wrong shape is an absence, never an error."""
+    for key in keys:
+        if not isinstance(payload, dict):
+            return None
+        payload = payload.get(key)
+    return payload
