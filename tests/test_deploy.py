@@ -1007,3 +1007,42 @@ def test_the_same_review_flags_a_broken_copy(
     assert text.count(old) == 1
     _, report = review_added(git_repo, {path: text.replace(old, new)}, capsys)
     assert [f["rule"] for f in report["findings"]] == [rule]
+
+
+# The project practises what it preaches: its own entry points, Action and config too.
+ENTRY_POINTS_AND_CONFIG = (
+    "action.yml",
+    "action/requirements.txt",
+    "pyproject.toml",
+    ".pre-commit-hooks.yaml",
+    "bot/__main__.py",
+    "bot/cli.py",
+    "bot/app/server.py",
+    "bot/app/settings.py",
+    "bot/app/jobs.py",
+    "bot/action/main.py",
+    "bot/action/context.py",
+    "bot/llm/settings.py",
+    "bot/llm/client.py",
+)
+
+
+def test_the_bot_finds_nothing_in_its_own_entry_points_action_and_config(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {path: (ROOT / path).read_text(encoding="utf-8") for path in ENTRY_POINTS_AND_CONFIG}
+    code, report = review_added(git_repo, files, capsys)
+    assert report["findings"] == [] and code == 0
+    skipped = {s["path"]: s["reason"] for s in report["summary"]["files_skipped"]}
+    assert skipped == {}  # every one of them read by the rules
+
+
+def test_a_broken_action_yml_is_flagged(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "action.yml").read_text(encoding="utf-8")
+    old = "        OPENAI_API_KEY: ${{ inputs.openai-api-key }}\n"
+    assert text.count(old) == 1
+    broken = text.replace(old, "        OPENAI_API_KEY: sk-proj-4fJ9kQm2Lx8vTz1Rw7Yb3Nc6Hd0Sg5Pa\n")
+    _, report = review_added(git_repo, {"action.yml": broken}, capsys)
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("TF0302", "error")]
