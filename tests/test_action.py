@@ -116,6 +116,7 @@ def test_a_same_repository_pull_request_is_reviewed(
     assert job_summary.strip() == summary["body"].strip()  # the same summary, both places
     assert (run.outputs["findings"], run.outputs["errors"]) == ("2", "1")
     assert run.outputs["summary"].strip() == summary["body"].strip()
+    assert "Rules only: no LLM configured" in summary["body"]  # empty inputs: no model
     sarif_path = Path(run.outputs["sarif-file"])
     assert sarif_path == tmp_path / "reports" / "twelve-review.sarif"
     results = json.loads(sarif_path.read_text())["runs"][0]["results"]

@@ -13,6 +13,7 @@ from bot.action.context import ActionError, RunnerContext, Skip, Target, target_
 from bot.action.outputs import ANNOTATIONS_PER_LEVEL, annotation_lines, write_outputs
 from bot.config import FailOn
 from bot.findings import Finding, Severity
+from bot.llm.settings import LLMSettings
 from tests.action_runner import parse_outputs
 from tests.webhooks import example
 
@@ -157,3 +158,15 @@ def test_outputs_survive_values_with_newlines_and_delimiter_lookalikes(tmp_path:
         "summary": summary.rstrip("\n"),
         "errors": "1",
     }
+
+
+def test_empty_model_inputs_mean_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """action.yml passes unset inputs as empty variables: that is no endpoint, not an
+    empty key that would switch the model on and fail every request."""
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("OPENAI_BASE_URL", "")
+    monkeypatch.setenv("TWELVE_REVIEW_MODEL", "")
+    settings = LLMSettings()
+    assert not settings.enabled and settings.model == LLMSettings.model_fields["model"].default
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert LLMSettings().enabled

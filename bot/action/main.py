@@ -51,7 +51,7 @@ def run_action(env: Mapping[str, str], out: TextIO = sys.stdout) -> int:
             out.write(f"::notice::twelve-review: nothing to review: {target.reason}.\n")
             write_outputs(context.output, _counts(None) | {"summary": "", "sarif-file": ""})
             return 0
-        llm = _llm_settings(context, env)
+        llm = _llm_settings(context)
         return _Run(context, target, llm, out).run()
     except (ActionError, ConfigError) as exc:
         out.write(f"::error::twelve-review: {_one_line(str(exc))}\n")
@@ -62,13 +62,14 @@ def _one_line(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def _llm_settings(context: RunnerContext, env: Mapping[str, str]) -> LLMSettings | None:
+def _llm_settings(context: RunnerContext) -> LLMSettings | None:
+    """The model's settings from the environment (action.yml passes the inputs as
+    OPENAI_API_KEY, OPENAI_BASE_URL and TWELVE_REVIEW_MODEL; empty means unset)."""
     mode = context.inputs.llm
     if mode == "off":
         return None
     try:
-        # model_validate reads only `env`, never the process environment besides it.
-        settings = LLMSettings.model_validate(_llm_env(env))
+        settings = LLMSettings()
     except ValueError as exc:
         raise ActionError(f"LLM settings: {exc}") from None
     if not settings.enabled:
@@ -76,17 +77,6 @@ def _llm_settings(context: RunnerContext, env: Mapping[str, str]) -> LLMSettings
             raise ActionError("llm: on, but neither openai-api-key nor openai-base-url is set")
         return None
     return settings
-
-
-def _llm_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The model's settings from `env` (OPENAI_API_KEY, OPENAI_BASE_URL and the
-    TWELVE_REVIEW_* names), as keyword arguments of LLMSettings."""
-    values = {k: v for k, v in env.items() if v and k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-    for name, value in env.items():
-        field = name.removeprefix("TWELVE_REVIEW_").lower()
-        if value and name.startswith("TWELVE_REVIEW_") and field in LLMSettings.model_fields:
-            values[field] = value
-    return values
 
 
 def _counts(result: ReviewResult | None) -> dict[str, str]:

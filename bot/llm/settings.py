@@ -19,8 +19,14 @@ class LLMSettings(BaseSettings):
     """
 
     # validate_by_name: code and tests may pass base_url=... as well as OPENAI_BASE_URL.
+    # env_ignore_empty: `OPENAI_API_KEY=` (as a workflow passes an unset input) means unset,
+    # not an empty key that turns the LLM on and fails every request.
     model_config = SettingsConfigDict(
-        env_prefix="TWELVE_REVIEW_", extra="ignore", validate_by_name=True, validate_by_alias=True
+        env_prefix="TWELVE_REVIEW_",
+        extra="ignore",
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
 
     api_key: SecretStr | None = Field(
