@@ -267,3 +267,19 @@ def test_a_cold_start_installs_the_locked_requirements_and_reviews(
     venv_python = Path(env["RUNNER_TEMP"]) / "twelve-review-venv" / "bin" / "python"
     assert venv_python.exists() and not venv_python.read_bytes().startswith(b"#!/bin/sh")
     assert len(fake_github.reviews(pull)) == 1 and run.outputs["findings"] == "2"
+
+
+def test_a_bad_token_or_a_missing_pull_request_is_one_line_and_exit_2(
+    tmp_path: Path, fake_github: FakeGitHub, npm_data: Path
+) -> None:
+    repo = fake_github.add_repo(REPO, BASE)
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    payload = _pull_request_event(npm_data, pull)
+    revoked = _run(tmp_path / "revoked", fake_github, "pull_request", payload, "ghs_revoked")
+    assert revoked.returncode == 2, revoked.stderr
+    assert "::error::twelve-review: GitHub answered 401: Bad credentials" in revoked.stdout
+    assert "Traceback" not in revoked.stderr and "ghs_revoked" not in revoked.stdout
+    token = fake_github.add_token(ACTIONS_BOT)
+    dispatch = {"inputs": {"pull-request": "999"}}
+    gone = _run(tmp_path / "gone", fake_github, "workflow_dispatch", dispatch, token)
+    assert gone.returncode == 2 and "GitHub answered 404" in gone.stdout

@@ -56,6 +56,10 @@ def run_action(env: Mapping[str, str], out: TextIO = sys.stdout) -> int:
     except (ActionError, ConfigError) as exc:
         out.write(f"::error::twelve-review: {_one_line(str(exc))}\n")
         return 2
+    except GithubException as exc:  # a bad token, a PR that is gone: one line, no traceback
+        message = exc.data.get("message") if isinstance(exc.data, dict) else None
+        out.write(f"::error::twelve-review: GitHub answered {exc.status}: {message or 'error'}\n")
+        return 2
 
 
 def _one_line(text: str) -> str:
