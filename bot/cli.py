@@ -162,14 +162,17 @@ def _serve() -> int:
     import uvicorn  # noqa: PLC0415 - the server stack loads only for `serve`
 
     from bot.app.jobs import ReviewRunner  # noqa: PLC0415
-    from bot.app.server import configure_logging, create_app  # noqa: PLC0415
+    from bot.app.logs import configure_logging  # noqa: PLC0415
+    from bot.app.server import create_app  # noqa: PLC0415
     from bot.app.settings import SettingsError, load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
-    configure_logging(settings.logging_level)
+    llm_key = _llm_settings().api_key
+    secrets = [*settings.secret_values, *([llm_key.get_secret_value()] if llm_key else [])]
+    configure_logging(settings.logging_level, secrets)
     app = create_app(settings, ReviewRunner(settings))
 
     class GracefulServer(uvicorn.Server):

@@ -88,6 +88,11 @@ class AppSettings(BaseSettings):
         return self.github_webhook_secret.get_secret_value()
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never be written anywhere (the log redactor's list)."""
+        return (self.webhook_secret, self.private_key)
+
+    @property
     def logging_level(self) -> int:
         return int(logging.getLevelName(self.log_level))
 
