@@ -30,6 +30,7 @@ from bot.github.replies import (
     help_reply,
 )
 from bot.github.run import review_pull_request, team_note_set
+from bot.llm.breaker import CircuitBreaker
 from bot.llm.cache import MemoryCache
 from bot.llm.protocol import ChatClient
 from bot.llm.review import LLMReviewer
@@ -68,6 +69,10 @@ class ReviewRunner:
         self._llm_settings = llm_settings if llm_settings is not None else LLMSettings()
         self._chat_client = chat_client
         self._llm_cache = MemoryCache()  # shared by every job: unchanged prompts cost nothing
+        # Shared too: once the endpoint is down, later jobs skip it instead of each waiting.
+        self._llm_breaker = CircuitBreaker(
+            self._llm_settings.breaker_failures, self._llm_settings.breaker_cooldown
+        )
         self._options = dict(client_options or {})
         self._clock = clock
         self._lock = threading.Lock()
@@ -212,7 +217,12 @@ class ReviewRunner:
             self._chat_client = OpenAIChatClient(settings)
         notes = team_note_set(publisher, loaded)
         return LLMReviewer.create(
-            self._chat_client, settings, notes, counter_for(settings.model), self._llm_cache
+            self._chat_client,
+            settings,
+            notes,
+            counter_for(settings.model),
+            self._llm_cache,
+            breaker=self._llm_breaker,
         )
 
     def installation_token(self, installation_id: int) -> str:

@@ -12,13 +12,15 @@ __all__ = ["LLMReport", "NotReviewed"]
 class NotReviewed:
     path: str
     # too-large | request-cap | token-cap | llm-unavailable | malformed-output | rejected-request
+    # | circuit-open (skipped: the breaker is open after earlier reviews failed)
     reason: str
 
 
 @dataclass
 class LLMReport:
     """`status`: off (not configured or --no-llm), ok, partial (some files left out or
-    answers unusable), unavailable (the model could not be reached: rules only),
+    answers unusable), unavailable (the model could not be reached, or the circuit
+    breaker skipped it after earlier failures, `detail` says which: rules only),
     dry-run (prompts printed, nothing sent)."""
 
     status: str

@@ -3,20 +3,23 @@
 Collaborators come in as arguments (a ChatClient, a cache, a token counter), so
 the engine never knows which endpoint it talks to, and tests swap the edge.
 Whatever goes wrong with the model, this returns: the review then completes on
-rules alone and the report says why.
+rules alone and the report says why. With a circuit breaker (the App's, shared
+by its jobs), requests stop while the endpoint is known to be down.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.diff import ChangedFile
 from bot.findings import Finding
+from bot.llm.breaker import CircuitBreaker
 from bot.llm.cache import AnswerCache, MemoryCache
 from bot.llm.parse import ModelOutputError, parse_review
 from bot.llm.prompt import PromptRequest, plan_prompts
-from bot.llm.protocol import ChatClient, LLMRequestRejected, LLMUnavailable
+from bot.llm.protocol import ChatClient, Completion, LLMRequestRejected, LLMUnavailable
 from bot.llm.report import LLMReport, NotReviewed
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import TokenCounter
@@ -36,6 +39,7 @@ class LLMReviewer:
     counter: TokenCounter
     cache: AnswerCache
     total_budget: int | None = None  # overrides settings.max_total_tokens (--llm-budget)
+    breaker: CircuitBreaker | None = None  # None: every review tries the model
 
     @classmethod
     def create(
@@ -45,8 +49,10 @@ class LLMReviewer:
         notes: NoteSet,
         counter: TokenCounter,
         cache: AnswerCache | None = None,
+        *,
+        breaker: CircuitBreaker | None = None,
     ) -> LLMReviewer:
-        return cls(client, settings, notes, counter, cache or MemoryCache())
+        return cls(client, settings, notes, counter, cache or MemoryCache(), breaker=breaker)
 
     def plan(
         self, files: Sequence[ChangedFile], rule_findings: Sequence[Finding]
@@ -83,8 +89,10 @@ class LLMReviewer:
                 if left_out is not None:
                     _leave_out(report, plan.requests[index:], left_out)
                     break
+                if self._circuit_open(report, plan.requests[index:]):
+                    break
                 try:
-                    completion = self.client.complete(request.system, request.user)
+                    completion = self._complete(request)
                 except LLMRequestRejected as exc:  # this request only (too long, refused)
                     report.dropped["rejected-request"] += 1
                     report.detail = str(exc)
@@ -115,6 +123,38 @@ class LLMReviewer:
         if report.status == "ok" and report.not_reviewed:
             report.status = "partial"
         return found, report
+
+    def _circuit_open(self, report: LLMReport, remaining: Sequence[PromptRequest]) -> bool:
+        """Whether the breaker stops the next request; if so, the report says why.
+
+        Asked only right before sending: when half-open, a yes is the one trial.
+        """
+        if self.breaker is None:
+            return False
+        verdict = self.breaker.allow()
+        if verdict.allowed:
+            return False
+        report.status = "unavailable"
+        report.detail = verdict.describe(dt.datetime.now(dt.UTC))
+        _leave_out(report, remaining, "circuit-open")
+        return True
+
+    def _complete(self, request: PromptRequest) -> Completion:
+        """Send one request; tell the breaker whether the endpoint answered."""
+        breaker = self.breaker
+        try:
+            completion = self.client.complete(request.system, request.user)
+        except LLMRequestRejected:
+            if breaker is not None:  # refused this request, but the endpoint is up
+                breaker.record_success()
+            raise
+        except LLMUnavailable as exc:
+            if breaker is not None:
+                breaker.record_failure(str(exc))
+            raise
+        if breaker is not None:  # even if the answer turns out malformed: it came
+            breaker.record_success()
+        return completion
 
 
 def _over_limit(

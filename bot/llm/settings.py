@@ -48,6 +48,12 @@ class LLMSettings(BaseSettings):
     retry_seconds: float = Field(
         default=90.0, gt=0, description="Total time one request may spend retrying."
     )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive failed requests that open the circuit breaker."
+    )
+    breaker_cooldown: float = Field(
+        default=300.0, gt=0, description="Seconds the LLM is skipped once the breaker opens."
+    )
 
     @property
     def enabled(self) -> bool:
