@@ -17,6 +17,7 @@ from typing import Any
 
 from github import Auth, Github, GithubException, GithubIntegration
 
+from bot.app.metrics import AppMetrics, count_github_calls
 from bot.app.queue import Job
 from bot.app.settings import AppSettings
 from bot.github.access import has_write_access
@@ -63,8 +64,12 @@ class ReviewRunner:
         clock: Callable[[], dt.datetime] = _utcnow,
         llm_settings: LLMSettings | None = None,
         chat_client: ChatClient | None = None,
+        metrics: AppMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
+        if metrics is not None:
+            count_github_calls(settings.github_api_url, metrics.github_calls)
         # The LLM is an attached resource: configured by environment, optional.
         self._llm_settings = llm_settings if llm_settings is not None else LLMSettings()
         self._chat_client = chat_client
@@ -89,8 +94,9 @@ class ReviewRunner:
     def __call__(self, job: Job) -> None:
         fields = job.log_fields()
         started = time.monotonic()
+        outcome = "failed"
         try:
-            self._run(job, fields)
+            outcome = self._run(job, fields)
         except GithubException as exc:
             if exc.status == 401:  # the token may have been revoked: fetch a new one next time
                 with self._lock:
@@ -98,13 +104,17 @@ class ReviewRunner:
             log.error("review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields)
         except Exception:
             log.exception("review failed", extra=fields)
-        duration = round((time.monotonic() - started) * 1000)
-        log.info("job done", extra=fields | {"duration_ms": duration})
+        seconds = time.monotonic() - started
+        log.info("job done", extra=fields | {"duration_ms": round(seconds * 1000)})
+        if self._metrics is not None:
+            self._metrics.reviews.labels(outcome).inc()
+            self._metrics.review_seconds.observe(seconds)
 
-    def _run(self, job: Job, fields: dict[str, object]) -> None:
+    def _run(self, job: Job, fields: dict[str, object]) -> str:
+        """What became of the job: published, unchanged, superseded, replied..."""
         if job.cancelled:
             log.info("skipped: superseded", extra=fields)
-            return
+            return "superseded"
         github = Github(
             base_url=self._settings.github_api_url,
             auth=Auth.Token(self.installation_token(job.installation_id)),
@@ -113,13 +123,12 @@ class ReviewRunner:
             **self._options,
         )
         if job.command is not None:
-            self._command(github, job, job.command, fields)
-        else:
-            self._review(github, job, fields)
+            return self._command(github, job, job.command, fields)
+        return self._review(github, job, fields)
 
     def _command(
         self, github: Github, job: Job, command: Command, fields: dict[str, object]
-    ) -> None:
+    ) -> str:
         """Answer a /twelve-review comment: 👀 at once, then a reply or a review and 🚀."""
         repo = github.get_repo(job.repo_full_name)
         pull = repo.get_pull(job.number)
@@ -127,25 +136,28 @@ class ReviewRunner:
         comment.create_reaction("eyes")
         if command.kind == "help":
             pull.create_issue_comment(help_reply(command))
-            return
+            return "replied"
         if command.kind == "explain":
             pull.create_issue_comment(explain_reply(command.target or ""))
-            return
+            return "replied"
         if not has_write_access(repo, job.commenter, job.association):
             log.info("command refused: no write access", extra=fields)
             if self._first_refusal(job):
                 pull.create_issue_comment(REFUSAL.format(user=job.commenter))
-            return
+            return "refused"
         wait = self._rate_limited(job)
         if wait:
             pull.create_issue_comment(RATE_LIMITED.format(seconds=wait))
-            return
+            return "rate-limited"
         try:
-            self._review(github, job, fields, only_factors=command.factors, full=command.full)
+            outcome = self._review(
+                github, job, fields, only_factors=command.factors, full=command.full
+            )
         except Exception:
             pull.create_issue_comment(FAILED)
             raise
         comment.create_reaction("rocket")
+        return outcome
 
     def _first_refusal(self, job: Job) -> bool:
         key = (job.repo_full_name.lower(), job.number, (job.commenter or "").lower())
@@ -174,7 +186,7 @@ class ReviewRunner:
         fields: dict[str, object],
         only_factors: frozenset[int] = frozenset(),
         full: bool = False,
-    ) -> None:
+    ) -> str:
         publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
         run = review_pull_request(
             publisher,
@@ -187,13 +199,15 @@ class ReviewRunner:
         )
         if run.status == "moved-on":
             log.info("skipped: the PR head moved on since this delivery", extra=fields)
-            return
+            return "moved-on"
         if job.cancelled:
             log.info("not posted: superseded by a newer push", extra=fields)
-            return
+            return "superseded"
         if run.status == "unchanged" or run.result is None:
             log.info("unchanged since the last review: nothing to post", extra=fields)
-            return
+            return "unchanged"
+        if self._metrics is not None:
+            self._metrics.review_done(run.result)
         outcome = publisher.publish(run.loaded, run.result)
         log.info(
             "review published",
@@ -206,6 +220,7 @@ class ReviewRunner:
                 "incremental": run.incremental,
             },
         )
+        return "published"
 
     def _llm_reviewer(self, publisher: Publisher, loaded: LoadedPullRequest) -> LLMReviewer | None:
         settings = self._llm_settings
