@@ -17,6 +17,7 @@ from typing import Any
 
 from github import Auth, Github, GithubException, GithubIntegration
 
+from bot.app.logs import job_context
 from bot.app.metrics import AppMetrics, count_github_calls
 from bot.app.queue import Job
 from bot.app.settings import AppSettings
@@ -96,7 +97,8 @@ class ReviewRunner:
         started = time.monotonic()
         outcome = "failed"
         try:
-            outcome = self._run(job, fields)
+            with job_context(fields):
+                outcome = self._run(job, fields)
         except GithubException as exc:
             if exc.status == 401:  # the token may have been revoked: fetch a new one next time
                 with self._lock:

@@ -10,14 +10,17 @@ place that covers them all.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, TextIO
 
-__all__ = ["LOG_FIELDS", "JsonFormatter", "Redactor", "configure_logging"]
+__all__ = ["LOG_FIELDS", "JsonFormatter", "Redactor", "configure_logging", "job_context"]
 
 # Extras a log call may attach; they become top-level keys of the JSON line.
 LOG_FIELDS = (
@@ -66,6 +69,22 @@ class Redactor:
         return _SHAPES.sub(REDACTED, text)
 
 
+# The fields of the job a worker thread is running (delivery id, repo, PR...): every
+# line logged meanwhile carries them, the libraries' lines and the model's included.
+_JOB_FIELDS: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "twelve_review_job_fields", default=MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def job_context(fields: Mapping[str, object]) -> Iterator[None]:
+    token = _JOB_FIELDS.set(fields)
+    try:
+        yield
+    finally:
+        _JOB_FIELDS.reset(token)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message and known extras."""
 
@@ -80,8 +99,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        job = _JOB_FIELDS.get()
         for name in LOG_FIELDS:
-            value = record.__dict__.get(name)
+            value = record.__dict__.get(name, job.get(name))
             if value is not None:
                 entry[name] = value
         if record.exc_info:
