@@ -98,12 +98,17 @@ class ReviewRunner:
         outcome = "failed"
         try:
             with job_context(fields):
-                outcome = self._run(job, fields)
+                outcome = self._run_refreshing_once(job, fields)
         except GithubException as exc:
-            if exc.status == 401:  # the token may have been revoked: fetch a new one next time
-                with self._lock:
-                    self._tokens.pop(job.installation_id, None)
-            log.error("review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields)
+            if exc.status == 404:  # the PR or the repository is gone: nothing left to review
+                outcome = "gone"
+                log.info(
+                    "dropped: GitHub answered 404 (pull request or repository gone)", extra=fields
+                )
+            else:
+                log.error(
+                    "review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields
+                )
         except Exception:
             log.exception("review failed", extra=fields)
         seconds = time.monotonic() - started
@@ -111,6 +116,20 @@ class ReviewRunner:
         if self._metrics is not None:
             self._metrics.reviews.labels(outcome).inc()
             self._metrics.review_seconds.observe(seconds)
+
+    def _run_refreshing_once(self, job: Job, fields: dict[str, object]) -> str:
+        """Run the job; on 401 (a revoked or expired installation token) fetch a new
+        token and run it once more. A second run posts nothing twice: what the first
+        posted carries its fingerprints, and the summary is found and edited."""
+        try:
+            return self._run(job, fields)
+        except GithubException as exc:
+            if exc.status != 401:
+                raise
+            with self._lock:
+                self._tokens.pop(job.installation_id, None)
+            log.warning("GitHub answered 401: retrying once with a new token", extra=fields)
+            return self._run(job, fields)
 
     def _run(self, job: Job, fields: dict[str, object]) -> str:
         """What became of the job: published, unchanged, superseded, replied..."""
