@@ -124,7 +124,7 @@ def _cpu_count() -> int:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
 
@@ -197,7 +197,7 @@ def _explain(target: str) -> str:
     key = target.strip().upper()
     if key in BY_CODE:
         return explain_rule(BY_CODE[key])
-    if key.isdigit() and 1 <= int(key) <= 12:
+    if key.isascii() and key.isdigit() and 1 <= int(key) <= 12:
         return explain_factor(int(key))
     raise UsageError(f"no rule or factor {target!r} (try `twelve-review rules`)")
 

@@ -170,3 +170,8 @@ def test_empty_model_inputs_mean_no_model(monkeypatch: pytest.MonkeyPatch) -> No
     assert not settings.enabled and settings.model == LLMSettings.model_fields["model"].default
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert LLMSettings().enabled
+
+
+def test_a_unicode_digit_is_not_a_pull_request_number(tmp_path: Path) -> None:
+    with pytest.raises(ActionError, match="pull-request: '²' is not a pull request number"):
+        target_of(_context(tmp_path, "workflow_dispatch", {"inputs": {"pull-request": "²"}}))

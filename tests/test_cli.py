@@ -159,6 +159,8 @@ def test_repo_config_is_read_and_can_be_overridden(branch_repo: GitRepo, tmp_pat
         (["review", "--format", "xml"], "invalid choice: 'xml'"),
         (["explain", "TF9999"], "no rule or factor 'TF9999'"),
         (["explain", "13"], "no rule or factor '13'"),
+        (["explain", "²"], "no rule or factor '²'"),
+        (["review", "--jobs", "²"], "expected a positive integer"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )

@@ -76,3 +76,11 @@ def test_any_text_parses_to_none_or_an_allowed_command(body: str) -> None:
 
 def test_the_bots_own_help_text_is_not_a_command() -> None:
     assert parse_command(USAGE) is None
+
+
+@pytest.mark.parametrize("word", ["²", "١", "3²", "٣"])
+def test_explain_with_unicode_digits_is_help_not_a_crash(word: str) -> None:
+    """str.isdigit() is true for superscripts and other scripts' digits; int() is not."""
+    command = parse_command(f"/twelve-review explain {word}")
+    assert command is not None and command.kind == "help"
+    assert command.not_understood == (word,)

@@ -198,7 +198,7 @@ def _dispatch(event: dict[str, Any], inputs: ActionInputs) -> Target | Skip:
         value = next((given[k] for k in _DISPATCH_INPUTS if given.get(k) not in (None, "")), None)
         if value is None:
             return Skip("workflow_dispatch needs a pull request number (input pull-request)")
-        if not str(value).isdigit() or int(value) < 1:
+        if not (str(value).isascii() and str(value).isdigit()) or int(value) < 1:
             raise ActionError(f"pull-request: {value!r} is not a pull request number")
         number = int(value)
     return Target(number)

@@ -76,6 +76,6 @@ def _explain(rest: list[str]) -> Command:
     if len(rest) != 1:
         return Command("help", not_understood=tuple(rest) or ("explain needs one rule id",))
     target = rest[0].upper()
-    if target in BY_CODE or (target.isdigit() and 1 <= int(target) <= 12):
+    if target in BY_CODE or (target.isascii() and target.isdigit() and 1 <= int(target) <= 12):
         return Command("explain", target=target)
     return Command("help", not_understood=(rest[0],))
