@@ -38,7 +38,7 @@ import h11
 from fastapi.responses import JSONResponse
 
 from bench.webhook_ack import SECRET, delivery, percentile
-from bot.app import server
+from bot.app import logs, server
 from bot.app.queue import JobQueue
 from bot.app.settings import load_settings
 from bot.app.signature import verify_signature
@@ -163,7 +163,7 @@ def main() -> int:
     parser.add_argument("--stats", type=Path, help="a cProfile file of the real server")
     args = parser.parse_args()
     real_stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
-    server.configure_logging(logging.INFO)  # the App's JSON log lines, to /dev/null
+    logs.configure_logging(logging.INFO)  # the App's JSON log lines, to /dev/null
     sys.stdout = real_stdout
     with FakeGitHub() as fake:  # for an App id and key, and a PR to point the payload at
         settings = load_settings(

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from bot.app.logs import JsonFormatter
 from bot.app.queue import Job, JobQueue, Submitted
-from bot.app.server import JsonFormatter, create_app
+from bot.app.server import create_app
 from bot.app.settings import AppSettings, SettingsError, load_settings
 from bot.cli import main
 from tests.app_helpers import app_settings, review_runner

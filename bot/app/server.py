@@ -6,22 +6,23 @@ signature before anything parses it, and answers within milliseconds: 202 when
 a review is queued, 200 with a reason when the delivery is ignored, 4xx for
 anything bad. It never answers 500.
 
-Logs are JSON, one object per line on stdout (`configure_logging`).
+Logs are JSON, one object per line on stdout (`bot.app.logs`); `GET /metrics`
+serves Prometheus' text format (`bot.app.metrics`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from bot.app.metrics import CONTENT_TYPE, AppMetrics
 from bot.app.queue import Job, JobQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
@@ -31,8 +32,6 @@ from bot.github.payload import dig
 __all__ = [
     "MAX_BODY_BYTES",
     "REVIEW_ACTIONS",
-    "JsonFormatter",
-    "configure_logging",
     "create_app",
 ]
 
@@ -41,55 +40,106 @@ log = logging.getLogger("twelve_review.server")
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub sends no payload larger than 25 MB
 REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
-_LOG_FIELDS = (
-    "delivery",
-    "event",
-    "action",
-    "repo",
-    "pr",
-    "head_sha",
-    "installation",
-    "status",
-    "reason",
-    "replaced_delivery",
-    "duration_ms",
-    "findings",
-    "inline",
-    "resolved",
-    "tokens",
-    "incremental",
-)
+
+# The webhook's HTTP contract, for the OpenAPI document (`app.openapi()`): what
+# GitHub sends, and every answer the endpoint gives. Documentation only.
+_SIGNATURE_PATTERN = "^sha256=[0-9a-f]{64}$"
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message and known extras."""
+def _webhook_request() -> dict[str, Any]:
+    """The request GitHub sends: three headers and a JSON object (a fresh copy per app)."""
+    headers = [
+        {
+            "name": "X-GitHub-Event",
+            "in": "header",
+            "required": True,
+            "description": "The event: pull_request, issue_comment, ping, installation, ...",
+            "schema": {"type": "string", "minLength": 1},
+        },
+        {
+            "name": "X-GitHub-Delivery",
+            "in": "header",
+            "required": True,
+            "description": "The delivery's unique id (a redelivery keeps it; it is queued once).",
+            "schema": {"type": "string", "minLength": 1},
+        },
+        {
+            "name": "X-Hub-Signature-256",
+            "in": "header",
+            "required": True,
+            "description": (
+                "HMAC-SHA256 of the raw body with the webhook secret, hex. Checked before the"
+                " body is parsed: a missing or wrong signature is 401."
+            ),
+            "schema": {"type": "string", "pattern": _SIGNATURE_PATTERN},
+        },
+    ]
+    body: dict[str, Any] = {
+        "required": True,
+        "description": "The event's payload as GitHub sends it: a JSON object.",
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "payload": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "The payload, a JSON object, as one form field.",
+                        }
+                    },
+                    "required": ["payload"],
+                    "additionalProperties": True,
+                }
+            },
+        },
+    }
+    return {"parameters": headers, "requestBody": body}
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name in _LOG_FIELDS:
-            value = record.__dict__.get(name)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+
+def _json_answer(description: str, statuses: list[str], reason: bool | None) -> dict[str, Any]:
+    """A documented answer: `{"status": ..., "reason": ...}`; `reason` is required
+    (True), optional (None) or never sent (False)."""
+    properties: dict[str, Any] = {"status": {"type": "string", "enum": statuses}}
+    if reason is not False:
+        properties["reason"] = {"type": "string"}
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": ["status", "reason"] if reason else ["status"],
+        "additionalProperties": False,
+    }
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def configure_logging(level: int | str = logging.INFO) -> None:
-    """Route every logger (uvicorn's too) to stdout as JSON lines."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+def _webhook_responses(max_body_bytes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: _json_answer(
+            "Received, nothing to do: a ping (pong), an installation event (ok), or an"
+            " event, action, sender or comment that is not reviewed (ignored).",
+            ["pong", "ok", "ignored"],
+            None,
+        ),
+        202: _json_answer(
+            "A review (or a command's reply) is queued; a redelivery is accepted but not"
+            " queued again.",
+            ["accepted"],
+            None,
+        ),
+        400: _json_answer(
+            "Signed, but unusable: no event or delivery header, a malformed"
+            " Content-Length, a body that is not a JSON object, or a payload without the"
+            " fields a review needs.",
+            ["error"],
+            True,
+        ),
+        401: _json_answer("A missing or wrong X-Hub-Signature-256.", ["error"], True),
+        413: _json_answer(f"A body larger than {max_body_bytes} bytes.", ["error"], True),
+        503: _json_answer(
+            "Not accepting work: shutting down, or the queue is full.", ["unavailable"], True
+        ),
+    }
 
 
 class _Reject(Exception):  # noqa: N818 - an answer, not an error
@@ -147,7 +197,9 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A positive integer id (PR number, installation, comment), or None."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    return value if is_int and value > 0 else None
 
 
 def _str(value: Any) -> str | None:
@@ -204,6 +256,70 @@ def _command_job(payload: dict[str, Any], delivery: str, command: Command) -> Jo
     )
 
 
+def _why_not_reviewed(
+    event: str, action: str | None, payload: dict[str, Any], review_drafts: bool
+) -> str | None:
+    """Why this delivery asks for no review (None: it asks for one)."""
+    if event != "pull_request":
+        return f"event {event!r} is not handled"
+    if action not in REVIEW_ACTIONS:
+        return f"pull_request action {action!r} is not reviewed"
+    if dig(payload, "pull_request", "draft") is True and not review_drafts:
+        return "draft pull request"
+    if dig(payload, "pull_request", "state") == "closed":
+        return "closed pull request"
+    return None
+
+
+def _command_in(payload: dict[str, Any], action: str | None) -> Command | str:
+    """The /twelve-review command an issue_comment delivery carries, or why none."""
+    if action != "created":
+        return "comment not created"
+    if not isinstance(dig(payload, "issue", "pull_request"), dict):
+        return "not a pull request"
+    command = parse_command(str(dig(payload, "comment", "body") or ""))
+    return "not a command" if command is None else command
+
+
+def _add_probes(app: FastAPI, jobs: JobQueue, counts: AppMetrics) -> None:
+    """GET /healthz, /readyz and /metrics: what the platform asks the process."""
+
+    @app.get(
+        "/healthz",
+        summary="Liveness: the process answers",
+        responses={200: _json_answer("Alive.", ["ok"], False)},
+    )
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: the queue takes work",
+        response_class=JSONResponse,
+        responses={
+            200: _json_answer("Ready.", ["ready"], False),
+            503: _json_answer(
+                "Not ready: shutting down, the queue is full or its workers are gone.",
+                ["not ready"],
+                False,
+            ),
+        },
+    )
+    def readyz() -> JSONResponse:
+        if jobs.accepting:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"description": "Prometheus' text format.", "content": {CONTENT_TYPE: {}}}},
+    )
+    def metrics_text() -> Response:
+        return Response(counts.render(), media_type=CONTENT_TYPE)
+
+
 def create_app(
     settings: AppSettings,
     runner: Runner,
@@ -211,6 +327,7 @@ def create_app(
     queue: JobQueue | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     shutdown_grace_seconds: float = 20.0,
+    metrics: AppMetrics | None = None,
 ) -> FastAPI:
     """The App's HTTP server; review work goes to `queue` (by default a new
     JobQueue of `settings.workers` threads running `runner`), started now and
@@ -218,6 +335,8 @@ def create_app(
     jobs = queue or JobQueue(runner, settings.workers)
     jobs.start()
     secret = settings.webhook_secret
+    counts = metrics or AppMetrics()
+    counts.watch_queue(lambda: jobs.pending, lambda: jobs.running)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -229,15 +348,7 @@ def create_app(
     app.state.queue = jobs
     app.state.settings = settings
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> JSONResponse:
-        if jobs.accepting:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready"}, status_code=503)
+    _add_probes(app, jobs, counts)
 
     async def webhook(request: Request) -> JSONResponse:
         fields: dict[str, Any] = {
@@ -245,12 +356,14 @@ def create_app(
             "event": request.headers.get("x-github-event"),
         }
         try:
-            return await _handle(request, fields)
+            answer = await _handle(request, fields)
         except _Reject as exc:
-            return _answer(exc.status, {"status": "error", "reason": exc.reason}, fields)
+            answer = _answer(exc.status, {"status": "error", "reason": exc.reason}, fields)
         except Exception:  # never a 500: whatever broke, the delivery was unusable
             log.exception("webhook handling failed", extra=fields)
-            return _answer(400, {"status": "error", "reason": "bad request"}, fields)
+            answer = _answer(400, {"status": "error", "reason": "bad request"}, fields)
+        counts.delivery(str(fields.get("event") or ""), answer.status_code)
+        return answer
 
     async def _handle(request: Request, fields: dict[str, Any]) -> JSONResponse:
         body = await _read_body(request, max_body_bytes)
@@ -269,34 +382,15 @@ def create_app(
         if event in INSTALLATION_EVENTS:
             return _answer(200, {"status": "ok", "reason": f"{event} event logged"}, fields)
         if event == "issue_comment":
-            return _comment(payload, delivery, action, fields)
-        if event != "pull_request":
-            return _answer(
-                200, {"status": "ignored", "reason": f"event {event!r} is not handled"}, fields
-            )
-        if action not in REVIEW_ACTIONS:
-            return _answer(
-                200,
-                {"status": "ignored", "reason": f"pull_request action {action!r} is not reviewed"},
-                fields,
-            )
-        if dig(payload, "pull_request", "draft") is True and not settings.review_drafts:
-            return _answer(200, {"status": "ignored", "reason": "draft pull request"}, fields)
-        if dig(payload, "pull_request", "state") == "closed":
-            return _answer(200, {"status": "ignored", "reason": "closed pull request"}, fields)
+            found = _command_in(payload, action)
+            if isinstance(found, str):
+                return _answer(200, {"status": "ignored", "reason": found}, fields)
+            return _queue(_command_job(payload, delivery, found), fields)
+        ignored = _why_not_reviewed(event, action, payload, settings.review_drafts)
+        if ignored is not None:
+            return _answer(200, {"status": "ignored", "reason": ignored}, fields)
+        assert action is not None  # a reviewed action, for the type checker
         return _queue(_pull_request_job(payload, delivery, action), fields)
-
-    def _comment(
-        payload: dict[str, Any], delivery: str, action: str | None, fields: dict[str, Any]
-    ) -> JSONResponse:
-        if action != "created":
-            return _answer(200, {"status": "ignored", "reason": "comment not created"}, fields)
-        if not isinstance(dig(payload, "issue", "pull_request"), dict):
-            return _answer(200, {"status": "ignored", "reason": "not a pull request"}, fields)
-        command = parse_command(str(dig(payload, "comment", "body") or ""))
-        if command is None:
-            return _answer(200, {"status": "ignored", "reason": "not a command"}, fields)
-        return _queue(_command_job(payload, delivery, command), fields)
 
     def _queue(job: Job, fields: dict[str, Any]) -> JSONResponse:
         fields.update(job.log_fields())
@@ -309,5 +403,19 @@ def create_app(
             )
         return _answer(202, {"status": "accepted"}, fields)
 
-    app.add_api_route(settings.webhook_path, webhook, methods=["POST"])
+    app.add_api_route(
+        settings.webhook_path,
+        webhook,
+        methods=["POST"],
+        response_class=JSONResponse,
+        summary="A GitHub webhook delivery",
+        description=(
+            "Verifies the signature of the raw body before parsing it, queues a review"
+            " for pull_request opened, reopened, synchronize and ready_for_review and for"
+            " a `/twelve-review` comment, and answers at once. Never 500."
+        ),
+        operation_id="webhook",
+        responses=_webhook_responses(max_body_bytes),
+        openapi_extra=_webhook_request(),
+    )
     return app
