@@ -172,6 +172,10 @@ def _convert(pf: PatchedFile) -> ChangedFile:
     else:
         status = FileStatus.MODIFIED
     path = target or source or pf.path
+    for h in pf:
+        # "+0,N" with N lines would number them from 0: no real diff does that.
+        if (h.target_length and h.target_start < 1) or (h.source_length and h.source_start < 1):
+            raise DiffError(f"{path}: a hunk numbers its lines from 0 ({h!s:.40})")
     hunks = tuple(
         Hunk(
             old_start=h.source_start,
