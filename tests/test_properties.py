@@ -299,9 +299,7 @@ def test_mutated_diffs_that_parse_review_and_anchor_inside_the_diff(
     lines=st.lists(st.sampled_from(_LINES), min_size=1, max_size=5),
 )
 @example(old=1, lines=["STRIPE_KEY = 'sk_live_51HxQvR2eZvKYlo2C8Nf3pLmQrStUvWx'", "DEBUG = True"])
-def test_a_hunk_that_numbers_new_lines_from_zero_is_refused(
-    old: int, lines: list[str]
-) -> None:
+def test_a_hunk_that_numbers_new_lines_from_zero_is_refused(old: int, lines: list[str]) -> None:
     diff = (
         "diff --git a/app/settings.py b/app/settings.py\n"
         "--- a/app/settings.py\n"
