@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fake_github import fake_github_fixture  # noqa: F401 - fixture `fake_github`
 from tests.fake_openai import fake_openai  # noqa: F401 - a fixture for every test module
@@ -85,3 +87,14 @@ def make_repo(tmp_path: Path) -> Callable[[str], GitRepo]:
         return GitRepo(tmp_path / name)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pem() -> str:
+    """A fresh RSA private key (PEM), as an App's private key looks."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

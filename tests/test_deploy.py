@@ -34,8 +34,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.routing import APIRoute
 from pydantic import AliasChoices
 
@@ -71,16 +69,6 @@ def test_secret_names_are_matched_by_word() -> None:
         assert looks_secret(name), name
     for name in ("TIKTOKEN_CACHE_DIR", "GITHUB_APP_ID", "PYTHONUNBUFFERED", "KEYCLOAK_URL"):
         assert not looks_secret(name), name
-
-
-@pytest.fixture(scope="module")
-def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 # -- the Dockerfile, parsed ----------------------------------------------------------------

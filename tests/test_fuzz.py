@@ -20,8 +20,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
@@ -65,16 +63,6 @@ class RecordingQueue(JobQueue):
         outcome = super().submit(job)
         self.submitted.append((job, outcome))
         return outcome
-
-
-@pytest.fixture(scope="module")
-def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 def _app(pem: str, **options: Any) -> tuple[FastAPI, RecordingQueue]:
