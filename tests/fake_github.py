@@ -1618,6 +1618,33 @@ def _public(review: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in review.items() if not k.startswith("fake:")}
 
 
+def _new_review(
+    fake: FakeGitHub, pull: FakePull, login: str, state: str, body: str, commit_id: str
+) -> dict[str, Any]:
+    """A review record as GitHub stores it (submitted unless PENDING)."""
+    repo = pull.repo
+    review_id = fake.next_id()
+    url = fake._url("repos", repo.owner, repo.name, "pulls", pull.number)
+    html = f"{HTML}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}"
+    now = _now()
+    review: dict[str, Any] = {
+        "id": review_id,
+        "node_id": f"PRR_{review_id}",
+        "user": fake.add_user(login),
+        "body": body,
+        "state": state,
+        "html_url": html,
+        "pull_request_url": url,
+        "author_association": fake._association(repo, login),
+        "_links": {"html": {"href": html}, "pull_request": {"href": url}},
+        "commit_id": commit_id,
+        "fake:created_at": now,
+    }
+    if state != "PENDING":
+        review["submitted_at"] = now
+    return review
+
+
 def _create_review(call: _Call) -> Answer:
     pull = call.pull()
     repo = pull.repo
@@ -1641,25 +1668,7 @@ def _create_review(call: _Call) -> Answer:
         errors.extend(_anchor_errors(comment, files))
     if errors:
         raise _unprocessable(*errors)
-    review_id = fake.next_id()
-    url = fake._url("repos", repo.owner, repo.name, "pulls", pull.number)
-    html = f"{HTML}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}"
-    now = _now()
-    review: dict[str, Any] = {
-        "id": review_id,
-        "node_id": f"PRR_{review_id}",
-        "user": fake.add_user(login),
-        "body": body.get("body", ""),
-        "state": _REVIEW_STATE[event],
-        "html_url": html,
-        "pull_request_url": url,
-        "author_association": fake._association(repo, login),
-        "_links": {"html": {"href": html}, "pull_request": {"href": url}},
-        "commit_id": commit_id,
-        "fake:created_at": now,
-    }
-    if event is not None:
-        review["submitted_at"] = now
+    review = _new_review(fake, pull, login, _REVIEW_STATE[event], body.get("body", ""), commit_id)
     created = [
         _review_comment_json(call, pull, review, comment, files[comment["path"]])
         for comment in comments
@@ -1728,24 +1737,8 @@ def _reply(
     if target.get("in_reply_to_id") is not None:
         raise _unprocessable("Replies to replies are not supported")  # the docs' note
     repo = pull.repo
-    review_id = fake.next_id()
-    now = _now()
-    url = fake._url("repos", repo.owner, repo.name, "pulls", pull.number)
-    html = f"{HTML}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}"
-    review: dict[str, Any] = {
-        "id": review_id,
-        "node_id": f"PRR_{review_id}",
-        "user": fake.add_user(login),
-        "body": "",
-        "state": "COMMENTED",
-        "html_url": html,
-        "pull_request_url": url,
-        "author_association": fake._association(repo, login),
-        "_links": {"html": {"href": html}, "pull_request": {"href": url}},
-        "commit_id": target["commit_id"],
-        "submitted_at": now,
-        "fake:created_at": now,
-    }
+    review = _new_review(fake, pull, login, "COMMENTED", "", target["commit_id"])
+    review_id, now, url = review["id"], review["fake:created_at"], review["pull_request_url"]
     comment_id = fake.next_id()
     comment_url = fake._url("repos", repo.owner, repo.name, "pulls/comments", comment_id)
     comment_html = f"{HTML}/{repo.full_name}/pull/{pull.number}#discussion_r{comment_id}"

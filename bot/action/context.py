@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import CONFIG_PATH, FailOn
 from bot.github.commands import Command, parse_command
-from bot.github.payload import dig
+from bot.github.payload import REVIEW_ACTIONS, dig
 
 __all__ = ["ActionError", "ActionInputs", "RunnerContext", "Skip", "Target", "target_of"]
 
-REVIEW_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
 DEFAULT_API_URL = "https://api.github.com"
 
 

@@ -27,7 +27,7 @@ from bot.app.queue import Job, JobQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
 from bot.github.commands import Command, parse_command
-from bot.github.payload import dig
+from bot.github.payload import REVIEW_ACTIONS, dig
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -38,7 +38,6 @@ __all__ = [
 log = logging.getLogger("twelve_review.server")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub sends no payload larger than 25 MB
-REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
 
 # The webhook's HTTP contract, for the OpenAPI document (`app.openapi()`): what

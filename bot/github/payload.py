@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["dig"]
+__all__ = ["REVIEW_ACTIONS", "dig"]
+
+# The pull_request actions that ask for a review, in the App and in the Action alike.
+REVIEW_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 
 
 def dig(payload: object, *keys: str) -> Any:

@@ -190,12 +190,10 @@ class Publisher:
             self._post_review(loaded, plan, outcome)
         if blocking and not wants_block:
             self._dismiss(loaded, blocking, outcome)
-        current = {f.fingerprint for f in result.findings}
-        fixed = state.open_fingerprints - current if state is not None else frozenset()
+        fixed, resolved_total = _resolved(state, result)
         outcome.resolved = len(fixed)
-        resolved_so_far = state.resolved if state is not None else 0
         self._reply_resolved(loaded, threads, fixed, outcome)
-        body = self._summary_body(loaded, result, plan, resolved_so_far + outcome.resolved)
+        body = self._summary_body(loaded, result, plan, resolved_total)
         outcome.summary_body = body
         if summary_comment is None:
             loaded.summary = pr.create_issue_comment(body)
@@ -208,11 +206,8 @@ class Publisher:
         """The summary a run would post, for when it may not post anything (a
         read-only token): every finding listed, none claimed as an inline comment."""
         plan = plan_review(result.findings, loaded.files, set(), self._max_comments)
-        resolved = 0
-        if loaded.state is not None:
-            current = {f.fingerprint for f in result.findings}
-            resolved = loaded.state.resolved + len(loaded.state.open_fingerprints - current)
-        return self._summary_body(loaded, result, plan.without_posting(), resolved)
+        _, resolved_total = _resolved(loaded.state, result)
+        return self._summary_body(loaded, result, plan.without_posting(), resolved_total)
 
     @staticmethod
     def _summary_body(
@@ -333,6 +328,15 @@ class Publisher:
         replan = plan_review([c.finding for c in comments], fresh.files, set(), len(comments))
         keep = {c.finding.fingerprint for c in replan.inline}
         return [c for c in comments if c.finding.fingerprint in keep]
+
+
+def _resolved(state: SummaryState | None, result: ReviewResult) -> tuple[frozenset[str], int]:
+    """The findings the last run left open and this one no longer finds, and the
+    count resolved over the PR's life with them."""
+    if state is None:
+        return frozenset(), 0
+    fixed = state.open_fingerprints - {f.fingerprint for f in result.findings}
+    return fixed, state.resolved + len(fixed)
 
 
 def _review_body(comments: int, event: str) -> str:
