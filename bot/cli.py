@@ -7,11 +7,9 @@ Exit codes: 0 clean (below --fail-on), 1 findings at or above --fail-on,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -112,6 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("target", help="a rule id (TF0301) or a factor number (3)")
 
     sub.add_parser("serve", help="run the GitHub App's webhook server (settings from the env)")
+    sub.add_parser("worker", help="run only the App's review workers (settings from the env)")
     sub.add_parser("action", help="review the workflow's pull request (inside GitHub Actions)")
     return parser
 
@@ -135,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "review":
             return _review(args, sys.stdout)
-        if args.command == "serve":
-            return _serve()
+        if args.command in ("serve", "worker"):
+            return _serve(args.command)
         if args.command == "action":
             from bot.action.main import run_action  # noqa: PLC0415 - PyGithub loads when used
 
@@ -157,13 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 _RULE_LISTINGS = {"text": rules_text, "json": rules_json, "markdown": rules_markdown}
 
 
-def _serve() -> int:
-    """The App: settings from the environment, JSON logs, uvicorn on HOST:PORT."""
-    import uvicorn  # noqa: PLC0415 - the server stack loads only for `serve`
-
-    from bot.app.jobs import ReviewRunner  # noqa: PLC0415
-    from bot.app.logs import configure_logging  # noqa: PLC0415
-    from bot.app.server import create_app  # noqa: PLC0415
+def _serve(process: str) -> int:
+    """The App's process types: settings from the environment, JSON logs."""
+    from bot.app.logs import configure_logging  # noqa: PLC0415 - the App loads only here
+    from bot.app.process import run_server, run_worker  # noqa: PLC0415
     from bot.app.settings import SettingsError, load_settings  # noqa: PLC0415
 
     try:
@@ -173,24 +169,7 @@ def _serve() -> int:
     llm_key = _llm_settings().api_key
     secrets = [*settings.secret_values, *([llm_key.get_secret_value()] if llm_key else [])]
     configure_logging(settings.logging_level, secrets)
-    app = create_app(settings, ReviewRunner(settings))
-
-    class GracefulServer(uvicorn.Server):
-        """After a graceful shutdown on SIGTERM, uvicorn raises the signal again, so
-        the process ends "killed by SIGTERM" (143), which platforms count as a crash.
-        A shutdown that finished is a clean exit: 0."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with super().capture_signals():
-                yield
-                self._captured_signals[:] = [  # private to uvicorn: see the docstring
-                    s for s in self._captured_signals if s != signal.SIGTERM
-                ]
-
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
-    GracefulServer(config).run()
-    return 0
+    return run_server(settings) if process == "serve" else run_worker(settings)
 
 
 def _explain(target: str) -> str:

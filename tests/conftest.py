@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fake_github import fake_github_fixture  # noqa: F401 - fixture `fake_github`
 from tests.fake_openai import fake_openai  # noqa: F401 - a fixture for every test module
+from tests.redis_server import redis_url_for_tests
 
 NPM_DIR = Path(__file__).parent / "npm"
 
@@ -98,3 +99,9 @@ def pem() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server's URL (see tests/redis_server.py)."""
+    yield from redis_url_for_tests(tmp_path_factory.mktemp("redis"))

@@ -23,10 +23,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.github.commands import Command
 
-__all__ = ["Job", "JobQueue", "Runner", "Submitted"]
+__all__ = ["Job", "JobQueue", "ReviewQueue", "Runner", "Submitted", "retry_delay"]
 
 log = logging.getLogger("twelve_review.queue")
 
@@ -47,6 +48,14 @@ class Job:
     commenter: str | None = None
     association: str | None = None  # the commenter's author_association
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    # Set by a shared queue: True once another process queued a newer job for the PR.
+    superseded: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key_text(self) -> str:
+        """`key` as one string, for a store shared between processes."""
+        repo, number, comment = self.key
+        return f"{repo}#{number}#{comment}"
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -59,7 +68,9 @@ class Job:
     @property
     def cancelled(self) -> bool:
         """True once a newer job for the same PR (or shutdown) made this one moot."""
-        return self._cancel.is_set()
+        if self._cancel.is_set():
+            return True
+        return self.superseded is not None and self.superseded()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -76,7 +87,30 @@ class Job:
         }
 
 
-Runner = Callable[[Job], None]
+Runner = Callable[[Job], object]
+"""Reviews a job. What it returns may carry `retry_in` (seconds): the job ran into
+a limit (GitHub's rate limit) and should run again that much later."""
+
+
+def retry_delay(outcome: object) -> float | None:
+    """Seconds after which a runner's outcome asks to run the job again, or None."""
+    seconds = getattr(outcome, "retry_in", None)
+    return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else None
+
+
+class ReviewQueue(Protocol):
+    """What the webhook server needs of a queue: the in-memory one or the durable one."""
+
+    @property
+    def accepting(self) -> bool: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def running(self) -> int: ...
+    def start(self) -> ReviewQueue: ...
+    def submit(self, job: Job) -> Submitted: ...
+    def join(self, timeout: float | None = None) -> bool: ...
+    def stop(self, grace_seconds: float = 10.0) -> bool: ...
 
 
 class Submitted(enum.Enum):

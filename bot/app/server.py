@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from bot.app.metrics import CONTENT_TYPE, AppMetrics
-from bot.app.queue import Job, JobQueue, Runner, Submitted
+from bot.app.queue import Job, JobQueue, ReviewQueue, Runner, Submitted
 from bot.app.settings import AppSettings
 from bot.app.signature import verify_signature
 from bot.github.commands import Command, parse_command
@@ -280,7 +280,7 @@ def _command_in(payload: dict[str, Any], action: str | None) -> Command | str:
     return "not a command" if command is None else command
 
 
-def _add_probes(app: FastAPI, jobs: JobQueue, counts: AppMetrics) -> None:
+def _add_probes(app: FastAPI, jobs: ReviewQueue, counts: AppMetrics) -> None:
     """GET /healthz, /readyz and /metrics: what the platform asks the process."""
 
     @app.get(
@@ -323,7 +323,7 @@ def create_app(
     settings: AppSettings,
     runner: Runner,
     *,
-    queue: JobQueue | None = None,
+    queue: ReviewQueue | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     shutdown_grace_seconds: float = 20.0,
     metrics: AppMetrics | None = None,

@@ -52,6 +52,19 @@ class AppSettings(BaseSettings):
         default=60, validation_alias="TWELVE_REVIEW_COMMAND_INTERVAL", ge=0
     )  # seconds between /twelve-review runs on one PR
     review_drafts: bool = Field(default=False, validation_alias="TWELVE_REVIEW_DRAFTS")
+    # The queue: a SQLite file on local disk, unless REDIS_URL names a shared Redis.
+    redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    queue_path: Path = Field(
+        default=Path("twelve-review-queue.db"), validation_alias="TWELVE_REVIEW_QUEUE_PATH"
+    )
+    serve_workers: bool = Field(default=True, validation_alias="TWELVE_REVIEW_SERVE_WORKERS")
+    max_pending: int = Field(default=1000, validation_alias="TWELVE_REVIEW_MAX_PENDING", ge=1)
+    job_lease: float = Field(
+        default=60.0, validation_alias="TWELVE_REVIEW_JOB_LEASE", gt=0
+    )  # seconds a dead process keeps its jobs before another takes them
+    shutdown_grace: float = Field(
+        default=25.0, validation_alias="TWELVE_REVIEW_SHUTDOWN_GRACE", ge=0
+    )  # seconds a running review gets on SIGTERM before it goes back to the queue
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
 
     @field_validator("github_api_url")
@@ -60,6 +73,15 @@ class AppSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
 
     @field_validator("webhook_path")
     @classmethod
@@ -90,7 +112,8 @@ class AppSettings(BaseSettings):
     @property
     def secret_values(self) -> tuple[str, ...]:
         """What must never be written anywhere (the log redactor's list)."""
-        return (self.webhook_secret, self.private_key)
+        redis = self.redis_url.get_secret_value() if self.redis_url is not None else None
+        return (self.webhook_secret, self.private_key, *([redis] if redis else []))
 
     @property
     def logging_level(self) -> int:

@@ -1,0 +1,353 @@
+"""The durable queue: review jobs in a `JobStore` (SQLite file or Redis), run by
+worker threads in this process, or only accepted here and run by `twelve-review
+worker` processes elsewhere.
+
+It keeps the in-memory queue's promises across processes and crashes:
+
+- a delivery id is queued once, whichever replica it reaches (`seen` keys);
+- newest wins per pull request: each job carries a token, the store keeps the
+  newest token per PR, and a job whose token is no longer the newest is skipped
+  before it starts and not posted after it ran (`Job.superseded`);
+- one review per PR at a time, across processes (a leased per-PR lock: a job
+  that finds it taken goes back on the schedule for a moment);
+- a job is acked only after it ran: one whose process died is taken again once
+  its lease runs out, and the publisher's fingerprints make that second run post
+  nothing the first one already posted;
+- `stop(grace)`: no new jobs are taken, running ones get `grace` seconds, and
+  whatever is still running then is released to the queue for another worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bot.app.queue import Job, Runner, Submitted, retry_delay
+from bot.app.settings import AppSettings
+from bot.app.store import Claim, JobStore, RedisJobStore, SqliteJobStore
+from bot.github.commands import Command
+
+__all__ = ["DurableQueue", "decode_job", "durable_queue", "encode_job", "open_store"]
+
+log = logging.getLogger("twelve_review.queue")
+
+# A job whose PR another worker is reviewing waits this long before trying again.
+_BUSY_DELAY = 1.0
+
+
+def encode_job(job: Job, token: str) -> bytes:
+    """A job as JSON: what crosses processes is data, never pickled code."""
+    command = job.command
+    return json.dumps(
+        {
+            "token": token,
+            "delivery": job.delivery_id,
+            "event": job.event,
+            "action": job.action,
+            "repo": job.repo_full_name,
+            "number": job.number,
+            "head_sha": job.head_sha,
+            "installation": job.installation_id,
+            "comment_id": job.comment_id,
+            "commenter": job.commenter,
+            "association": job.association,
+            "command": None
+            if command is None
+            else {
+                "kind": command.kind,
+                "full": command.full,
+                "factors": sorted(command.factors),
+                "target": command.target,
+                "not_understood": list(command.not_understood),
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_job(data: bytes) -> tuple[Job, str]:
+    """The job and its token, from `encode_job`'s bytes."""
+    raw: dict[str, Any] = json.loads(data)
+    spec = raw["command"]
+    command = (
+        None
+        if spec is None
+        else Command(
+            spec["kind"],
+            full=bool(spec["full"]),
+            factors=frozenset(int(f) for f in spec["factors"]),
+            target=spec["target"],
+            not_understood=tuple(spec["not_understood"]),
+        )
+    )
+    job = Job(
+        delivery_id=raw["delivery"],
+        event=raw["event"],
+        action=raw["action"],
+        repo_full_name=raw["repo"],
+        number=int(raw["number"]),
+        head_sha=raw["head_sha"],
+        installation_id=int(raw["installation"]),
+        command=command,
+        comment_id=raw["comment_id"],
+        commenter=raw["commenter"],
+        association=raw["association"],
+    )
+    return job, str(raw["token"])
+
+
+@dataclass
+class _Running:
+    job: Job
+    claim: Claim
+    key: str
+
+
+class DurableQueue:
+    """A `ReviewQueue` over a shared `JobStore`; `workers=0` only accepts."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        runner: Runner,
+        workers: int = 2,
+        *,
+        lease_seconds: float = 60.0,
+        max_pending: int = 1000,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        if workers < 0:
+            raise ValueError("workers must be 0 or more")
+        self._store = store
+        self._runner = runner
+        self._workers = workers
+        self._lease = lease_seconds
+        self._max_pending = max_pending
+        self._poll = poll_seconds
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._cond = threading.Condition()
+        self._running: dict[int, _Running] = {}  # by worker thread id
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._stopping = False
+        self._stopped = threading.Event()
+
+    # -- state
+
+    @property
+    def accepting(self) -> bool:
+        """Ready for work (the readiness probe): started, not stopping, workers
+        alive, the store reachable."""
+        with self._cond:
+            if not self._started or self._stopping:
+                return False
+            if self._workers and not any(t.is_alive() for t in self._threads):
+                return False
+        try:
+            self._store.pending()
+        except Exception:
+            return False
+        return True
+
+    @property
+    def pending(self) -> int:
+        return self._store.pending()
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+    # -- lifecycle
+
+    def start(self) -> DurableQueue:
+        with self._cond:
+            if self._started:
+                return self
+            self._started = True
+            targets = [self._keep_leases] if self._workers else []
+            targets += [self._work] * self._workers
+            for n, target in enumerate(targets):
+                thread = threading.Thread(
+                    target=target, name=f"twelve-review-queue-{n}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        return self
+
+    def submit(self, job: Job) -> Submitted:
+        """Store the job. Also while stopping: the store is durable, and another
+        process (or this one, restarted) takes it."""
+        if not self._started:
+            return Submitted.REJECTED
+        token = uuid.uuid4().hex
+        try:
+            answer = self._store.submit(
+                job.delivery_id, job.key_text, token, encode_job(job, token), self._max_pending
+            )
+        except Exception:
+            log.exception("could not store the job", extra=job.log_fields())
+            return Submitted.REJECTED
+        if answer == "duplicate":
+            log.info("duplicate delivery, not queued again", extra=job.log_fields())
+            return Submitted.DUPLICATE
+        if answer == "full":
+            log.warning("queue full", extra=job.log_fields())
+            return Submitted.REJECTED
+        with self._cond:
+            self._cond.notify()  # wake a local worker now rather than at its next poll
+        log.info("queued", extra=job.log_fields())
+        return Submitted.QUEUED
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the store holds nothing waiting or claimed; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._store.pending() or self._store.claimed():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, grace_seconds: float = 25.0) -> bool:
+        """Take no new jobs; give running ones `grace_seconds`; release what is left
+        to the queue (another worker takes it at once). True when all finished."""
+        with self._cond:
+            first = not self._stopping
+            self._stopping = True
+            self._cond.notify_all()
+        if not first:
+            self._stopped.wait()
+            return not self._running
+        deadline = time.monotonic() + grace_seconds
+        with self._cond:
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            left = list(self._running.values())
+            self._running.clear()
+        for running in left:
+            running.job.cancel()  # the runner checks this before it posts
+            self._store.release(running.claim.id, 0.0)
+            self._store.unlock_pull(running.key, self._owner)
+            log.warning(
+                "shutdown: still running after the grace period, released to the queue",
+                extra=running.job.log_fields(),
+            )
+        self._stopped.set()
+        return not left
+
+    # -- workers
+
+    def _keep_leases(self) -> None:
+        """Renew this process's leases; put back claims of processes that died and
+        scheduled jobs that are due."""
+        period = max(0.05, min(self._lease / 3, 5.0))
+        while not self._stopped.wait(period):
+            try:
+                with self._cond:
+                    held = list(self._running.values())
+                self._store.renew(
+                    [r.claim.id for r in held], [(r.key, self._owner) for r in held], self._lease
+                )
+                recovered = self._store.recover()
+                if recovered:
+                    log.warning("re-queued %d job(s) of a process that stopped", recovered)
+                if self._store.promote():
+                    with self._cond:
+                        self._cond.notify_all()
+            except Exception:  # the store is away for a moment: try again next period
+                log.exception("queue upkeep failed")
+
+    def _next(self) -> Claim | None:
+        """A claimed job, or None when stopping."""
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return None
+            try:
+                claim = self._store.claim(self._lease)
+            except Exception:
+                log.exception("could not read the queue")
+                claim = None
+            if claim is not None:
+                return claim
+            with self._cond:
+                if self._stopping:
+                    return None
+                self._cond.wait(self._poll)
+
+    def _work(self) -> None:
+        me = threading.get_ident()
+        while True:
+            claim = self._next()
+            if claim is None:
+                return
+            try:
+                job, token = decode_job(claim.data)
+            except (ValueError, KeyError, TypeError):
+                log.error("dropped an unreadable job", extra={"claim": claim.id})
+                self._store.ack(claim.id)
+                continue
+            key = job.key_text
+            if self._store.newest(key) != token:
+                log.info(
+                    "skipped: a newer job for this pull request is queued", extra=job.log_fields()
+                )
+                self._store.ack(claim.id)
+                continue
+            if not self._store.lock_pull(key, self._owner, self._lease):
+                self._store.release(claim.id, _BUSY_DELAY)  # another worker reviews this PR
+                continue
+            job.superseded = lambda key=key, token=token: self._store.newest(key) != token
+            with self._cond:
+                if self._stopping:  # stop() began while this job was being claimed
+                    self._store.release(claim.id, 0.0)
+                    self._store.unlock_pull(key, self._owner)
+                    return
+                self._running[me] = _Running(job, claim, key)
+            self._run(job, claim, key)
+
+    def _run(self, job: Job, claim: Claim, key: str) -> None:
+        me = threading.get_ident()
+        outcome: object = None
+        try:
+            outcome = self._runner(job)
+        except Exception:
+            log.exception("review job failed", extra=job.log_fields())
+        with self._cond:
+            mine = self._running.pop(me, None) is not None
+            self._cond.notify_all()
+        if not mine:
+            return  # stop() released it already: another worker owns it now
+        delay = retry_delay(outcome)
+        if delay is not None:
+            log.info("will run again in %.0f s", delay, extra=job.log_fields())
+            self._store.release(claim.id, delay)
+        else:
+            self._store.ack(claim.id)
+        self._store.unlock_pull(key, self._owner)
+
+
+def open_store(settings: AppSettings) -> JobStore:
+    """Redis when REDIS_URL is set (replicas share it), else the SQLite file."""
+    if settings.redis_url is not None:
+        return RedisJobStore(settings.redis_url.get_secret_value())
+    settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteJobStore(str(settings.queue_path))
+
+
+def durable_queue(settings: AppSettings, runner: Runner, workers: int) -> DurableQueue:
+    """The App's queue as its settings describe it, with `workers` threads here."""
+    return DurableQueue(
+        open_store(settings),
+        runner,
+        workers,
+        lease_seconds=settings.job_lease,
+        max_pending=settings.max_pending,
+    )

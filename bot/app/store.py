@@ -1,0 +1,413 @@
+"""Where accepted review jobs live until one is done: huey's storage, plus leases.
+
+huey keeps the queue, the schedule of delayed jobs and a key-value table, on
+SQLite (one file on local disk, the embedded default) or on Redis (shared by
+replicas). What huey does not do is acknowledge: its `dequeue` deletes the job,
+so a process killed mid-review loses it (coleifer/huey#559, #844). A webhook
+answered 202 must still be reviewed, so each store adds, as one atomic step in
+its own backend:
+
+- `submit`: remember the delivery id (a redelivery is a duplicate), record the
+  job's token as the newest for its pull request, and enqueue it;
+- `claim`: move the oldest job into a leased claim instead of deleting it; a
+  claim whose lease runs out (its process died) goes back to the queue's front;
+- `ack` ends a claim, `release` puts it back on the schedule to run later;
+- `lock_pull`: a per-pull-request lease, so two workers, in any process, never
+  review one pull request at once.
+
+Leases are renewed by the process holding them (`renew`), so a long review
+keeps its claim and a dead process loses its claims within one lease.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+from huey.storage import RedisStorage, SqliteStorage  # type: ignore[import-untyped]
+
+__all__ = ["Claim", "JobStore", "RedisJobStore", "SqliteJobStore", "Submit"]
+
+Submit = Literal["queued", "duplicate", "full"]
+
+# Delivery ids are remembered this long: GitHub redelivers by hand for up to 3 days.
+_SEEN_SECONDS = 3 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job taken from the queue, held under a lease until acked or released."""
+
+    id: str
+    data: bytes
+
+
+class JobStore(Protocol):
+    """What the durable queue needs of a backend (SQLite or Redis)."""
+
+    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit: ...
+    def claim(self, lease: float) -> Claim | None: ...
+    def ack(self, claim_id: str) -> None: ...
+    def release(self, claim_id: str, delay: float) -> None: ...
+    def renew(
+        self, claim_ids: Iterable[str], lock_keys: Iterable[tuple[str, str]], lease: float
+    ) -> None: ...
+    def recover(self) -> int: ...
+    def promote(self) -> int: ...
+    def newest(self, key: str) -> str | None: ...
+    def lock_pull(self, key: str, owner: str, lease: float) -> bool: ...
+    def unlock_pull(self, key: str, owner: str) -> None: ...
+    def pending(self) -> int: ...
+    def claimed(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
+    """huey's SQLite storage, with claims, locks and seen deliveries as tables beside
+    its own. Every step is one `begin exclusive` transaction: atomic across threads
+    and processes sharing the file, and durable once it returns (WAL, full sync)."""
+
+    table_claim = (
+        "create table if not exists claim (id integer primary key autoincrement,"
+        " queue text not null,"
+        " data blob not null, expires real not null)"
+    )
+    table_lock = (
+        "create table if not exists pr_lock (queue text not null, key text not null,"
+        " owner text not null, expires real not null, primary key(queue, key))"
+    )
+    table_seen = (
+        "create table if not exists seen (queue text not null, delivery text not null,"
+        " at real not null, primary key(queue, delivery))"
+    )
+    ddl: ClassVar[list[str]] = [*SqliteStorage.ddl, table_claim, table_lock, table_seen]
+
+    def __init__(self, filename: str, name: str = "twelve-review") -> None:
+        # fsync on: a 202 is a promise, and the job must survive a power cut too.
+        super().__init__(name=name, filename=filename, fsync=True, strict_fifo=True)
+        self._pruned = 0.0
+
+    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
+        now = time.time()
+        with self.db(commit=True) as curs:
+            if now - self._pruned > 60:  # forget old delivery ids, at most once a minute
+                self._pruned = now
+                curs.execute(
+                    "delete from seen where queue = ? and at < ?",
+                    (self.name, now - _SEEN_SECONDS),
+                )
+            curs.execute(
+                "insert or ignore into seen (queue, delivery, at) values (?, ?, ?)",
+                (self.name, delivery, now),
+            )
+            if curs.rowcount == 0:
+                return "duplicate"
+            curs.execute(
+                "select (select count(*) from task where queue = ?)"
+                " + (select count(*) from schedule where queue = ?)",
+                (self.name, self.name),
+            )
+            if curs.fetchone()[0] >= limit:
+                curs.execute(
+                    "delete from seen where queue = ? and delivery = ?", (self.name, delivery)
+                )
+                return "full"  # not remembered: GitHub's redelivery may be taken later
+            curs.execute(
+                "insert or replace into kv (queue, key, value) values (?, ?, ?)",
+                (self.name, "newest:" + key, token.encode()),
+            )
+            curs.execute(
+                "insert into task (queue, data, priority) values (?, ?, 0)",
+                (self.name, self.to_blob(data)),
+            )
+        return "queued"
+
+    def claim(self, lease: float) -> Claim | None:
+        if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
+            return None  # the common idle case, without the exclusive lock
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "select id, data from task where queue = ? order by priority desc, id limit 1",
+                (self.name,),
+            )
+            row = curs.fetchone()
+            if row is None:
+                return None
+            task_id, data = row
+            curs.execute("delete from task where id = ?", (task_id,))
+            curs.execute(
+                "insert into claim (queue, data, expires) values (?, ?, ?)",
+                (self.name, data, time.time() + lease),
+            )
+            return Claim(str(curs.lastrowid), bytes(data))
+
+    def ack(self, claim_id: str) -> None:
+        self.sql("delete from claim where id = ?", (int(claim_id),), commit=True)
+
+    def release(self, claim_id: str, delay: float) -> None:
+        with self.db(commit=True) as curs:
+            curs.execute("select data from claim where id = ?", (int(claim_id),))
+            row = curs.fetchone()
+            if row is None:
+                return
+            curs.execute("delete from claim where id = ?", (int(claim_id),))
+            curs.execute(
+                "insert into schedule (queue, data, timestamp) values (?, ?, ?)",
+                (self.name, row[0], time.time() + delay),
+            )
+
+    def renew(
+        self, claim_ids: Iterable[str], lock_keys: Iterable[tuple[str, str]], lease: float
+    ) -> None:
+        expires = time.time() + lease
+        with self.db(commit=True) as curs:
+            curs.executemany(
+                "update claim set expires = ? where id = ?",
+                [(expires, int(c)) for c in claim_ids],
+            )
+            curs.executemany(
+                "update pr_lock set expires = ? where queue = ? and key = ? and owner = ?",
+                [(expires, self.name, key, owner) for key, owner in lock_keys],
+            )
+
+    def recover(self) -> int:
+        """Claims whose lease ran out (their process died) back to the queue's front."""
+        now = time.time()
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "select id, data from claim where queue = ? and expires < ? order by id",
+                (self.name, now),
+            )
+            rows: Sequence[tuple[int, bytes]] = curs.fetchall()
+            for claim_id, data in rows:
+                curs.execute("delete from claim where id = ?", (claim_id,))
+                # priority 1 sorts first: a job interrupted once should not wait again
+                curs.execute(
+                    "insert into task (queue, data, priority) values (?, ?, 1)", (self.name, data)
+                )
+            return len(rows)
+
+    def promote(self) -> int:
+        """Scheduled jobs that are due, onto the queue (one transaction: none lost)."""
+        now = time.time()
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "select id, data from schedule where queue = ? and timestamp <= ?"
+                " order by timestamp, id",
+                (self.name, now),
+            )
+            rows: Sequence[tuple[int, bytes]] = curs.fetchall()
+            for row_id, data in rows:
+                curs.execute("delete from schedule where id = ?", (row_id,))
+                curs.execute(
+                    "insert into task (queue, data, priority) values (?, ?, 0)", (self.name, data)
+                )
+            return len(rows)
+
+    def newest(self, key: str) -> str | None:
+        rows = self.sql(
+            "select value from kv where queue = ? and key = ?",
+            (self.name, "newest:" + key),
+            results=True,
+        )
+        return bytes(rows[0][0]).decode() if rows else None
+
+    def lock_pull(self, key: str, owner: str, lease: float) -> bool:
+        now = time.time()
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "insert into pr_lock (queue, key, owner, expires) values (?, ?, ?, ?)"
+                " on conflict(queue, key) do update set owner = excluded.owner,"
+                " expires = excluded.expires where pr_lock.expires < ? or pr_lock.owner = ?",
+                (self.name, key, owner, now + lease, now, owner),
+            )
+            return bool(curs.rowcount)
+
+    def unlock_pull(self, key: str, owner: str) -> None:
+        self.sql(
+            "delete from pr_lock where queue = ? and key = ? and owner = ?",
+            (self.name, key, owner),
+            commit=True,
+        )
+
+    def pending(self) -> int:
+        return int(self.queue_size()) + int(self.schedule_size())
+
+    def claimed(self) -> int:
+        rows = self.sql("select count(*) from claim where queue = ?", (self.name,), results=True)
+        return int(rows[0][0])
+
+
+# Redis: each step is one Lua script, atomic on the server, timed by the server's
+# clock (replicas' clocks may disagree). huey's list is LPUSHed and RPOPped, so
+# the right end is the next job.
+_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 "
+
+_SUBMIT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return 'duplicate' end
+if redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1]) return 'full'
+end
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
+redis.call('LPUSH', KEYS[2], ARGV[2])
+return 'queued'
+"""
+
+_CLAIM = (
+    _NOW
+    + """
+local data = redis.call('RPOP', KEYS[1])
+if not data then return false end
+local id = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[2], id, data)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), id)
+return {id, data}
+"""
+)
+
+_RELEASE = (
+    _NOW
+    + """
+local data = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1]) redis.call('ZREM', KEYS[2], ARGV[1])
+if data then redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), data) end
+return 0
+"""
+)
+
+_RENEW = (
+    _NOW
+    + """
+local until_ = now + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[i]) end
+return 0
+"""
+)
+
+_RECOVER = (
+    _NOW
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, id in ipairs(ids) do
+  local data = redis.call('HGET', KEYS[1], id)
+  if data then redis.call('RPUSH', KEYS[3], data) end
+  redis.call('HDEL', KEYS[1], id) redis.call('ZREM', KEYS[2], id)
+end
+return #ids
+"""
+)
+
+_PROMOTE = (
+    _NOW
+    + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, data in ipairs(due) do
+  redis.call('LPUSH', KEYS[2], data) redis.call('ZREM', KEYS[1], data)
+end
+return #due
+"""
+)
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_EXTEND_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
+    """huey's Redis storage (its queue list and schedule set), with claims in a hash
+    plus a sorted set of lease ends, and locks and seen deliveries as plain keys."""
+
+    def __init__(self, url: str, name: str = "twelve-review") -> None:
+        super().__init__(name=name, url=url, blocking=False)
+        base = f"twelve-review.{self.name}"
+        self._claims = f"{base}.claims"
+        self._leases = f"{base}.leases"
+        self._sequence = f"{base}.claim-id"
+        self._prefix = base
+        self._submit = self.conn.register_script(_SUBMIT)
+        self._claim = self.conn.register_script(_CLAIM)
+        self._release = self.conn.register_script(_RELEASE)
+        self._renew = self.conn.register_script(_RENEW)
+        self._recover = self.conn.register_script(_RECOVER)
+        self._promote = self.conn.register_script(_PROMOTE)
+        self._unlock = self.conn.register_script(_UNLOCK)
+        self._extend_lock = self.conn.register_script(_EXTEND_LOCK)
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}.{kind}:{name}"
+
+    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
+        keys = [
+            self._key("seen", delivery),
+            self.queue_key,
+            self._key("newest", key),
+            self.schedule_key,
+        ]
+        answer = _text(self._submit(keys=keys, args=[token, data, limit, _SEEN_SECONDS]))
+        return "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
+
+    def claim(self, lease: float) -> Claim | None:
+        keys = [self.queue_key, self._claims, self._leases, self._sequence]
+        got = self._claim(keys=keys, args=[lease])
+        if not got:
+            return None
+        claim_id, data = got
+        return Claim(str(_text(claim_id)), bytes(data))
+
+    def ack(self, claim_id: str) -> None:
+        pipe = self.conn.pipeline()
+        pipe.hdel(self._claims, claim_id)
+        pipe.zrem(self._leases, claim_id)
+        pipe.execute()
+
+    def release(self, claim_id: str, delay: float) -> None:
+        keys = [self._claims, self._leases, self.schedule_key]
+        self._release(keys=keys, args=[claim_id, delay])
+
+    def renew(
+        self, claim_ids: Iterable[str], lock_keys: Iterable[tuple[str, str]], lease: float
+    ) -> None:
+        ids = list(claim_ids)
+        if ids:
+            self._renew(keys=[self._leases], args=[lease, *ids])
+        for key, owner in lock_keys:
+            self._extend_lock(keys=[self._key("lock", key)], args=[owner, int(lease * 1000)])
+
+    def recover(self) -> int:
+        return int(self._recover(keys=[self._claims, self._leases, self.queue_key]))
+
+    def promote(self) -> int:
+        return int(self._promote(keys=[self.schedule_key, self.queue_key]))
+
+    def newest(self, key: str) -> str | None:
+        return _text(self.conn.get(self._key("newest", key)))
+
+    def lock_pull(self, key: str, owner: str, lease: float) -> bool:
+        name = self._key("lock", key)
+        if self.conn.set(name, owner, nx=True, px=int(lease * 1000)):
+            return True
+        return _text(self.conn.get(name)) == owner
+
+    def unlock_pull(self, key: str, owner: str) -> None:
+        self._unlock(keys=[self._key("lock", key)], args=[owner])
+
+    def pending(self) -> int:
+        return int(self.conn.llen(self.queue_key)) + int(self.conn.zcard(self.schedule_key))
+
+    def claimed(self) -> int:
+        return int(self.conn.hlen(self._claims))
+
+    def close(self) -> None:
+        self.pool.disconnect()

@@ -1,0 +1,171 @@
+"""The job stores' contract, the same for SQLite (a file) and Redis (a real server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app.store import JobStore, RedisJobStore, SqliteJobStore
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    if request.param == "sqlite":
+        made: JobStore = SqliteJobStore(str(tmp_path / "queue.db"))
+    else:
+        # a fresh name per test: the server is shared by the session
+        made = RedisJobStore(request.getfixturevalue("redis_url"), name=uuid.uuid4().hex)
+    yield made
+    made.close()
+
+
+def submit(store: JobStore, delivery: str, key: str = "o/r#1#0", limit: int = 100) -> str:
+    return store.submit(delivery, key, "token-" + delivery, f"job {delivery}".encode(), limit)
+
+
+def test_a_job_is_claimed_once_and_gone_after_its_ack(store: JobStore) -> None:
+    assert submit(store, "d1") == "queued"
+    assert store.pending() == 1
+    claim = store.claim(lease=30)
+    assert claim is not None and claim.data == b"job d1"
+    assert store.pending() == 0 and store.claimed() == 1
+    assert store.claim(lease=30) is None
+    store.ack(claim.id)
+    assert store.claimed() == 0 and store.pending() == 0
+
+
+def test_jobs_come_out_in_the_order_they_went_in(store: JobStore) -> None:
+    for n in range(5):
+        submit(store, f"d{n}", key=f"o/r#{n}#0")
+    taken = [store.claim(30) for _ in range(5)]
+    assert [c.data for c in taken if c] == [f"job d{n}".encode() for n in range(5)]
+
+
+def test_a_delivery_id_is_queued_once(store: JobStore) -> None:
+    assert submit(store, "same") == "queued"
+    assert submit(store, "same") == "duplicate"
+    claim = store.claim(30)
+    assert claim is not None
+    store.ack(claim.id)
+    assert submit(store, "same") == "duplicate"  # remembered after it ran, too
+    assert store.pending() == 0
+
+
+def test_a_full_queue_refuses_and_forgets_the_delivery(store: JobStore) -> None:
+    assert submit(store, "a", limit=2) == "queued"
+    assert submit(store, "b", limit=2) == "queued"
+    assert submit(store, "c", limit=2) == "full"
+    claim = store.claim(30)
+    assert claim is not None
+    store.ack(claim.id)
+    assert submit(store, "c", limit=2) == "queued"  # GitHub's redelivery is taken later
+
+
+def test_the_newest_token_per_pull_request_is_kept(store: JobStore) -> None:
+    assert store.newest("o/r#1#0") is None
+    store.submit("d1", "o/r#1#0", "first", b"1", 100)
+    store.submit("d2", "o/r#1#0", "second", b"2", 100)
+    store.submit("d3", "o/r#2#0", "other", b"3", 100)
+    assert store.newest("o/r#1#0") == "second"
+    assert store.newest("o/r#2#0") == "other"
+
+
+def test_an_expired_claim_goes_back_to_the_front(store: JobStore) -> None:
+    submit(store, "crashed")
+    submit(store, "later", key="o/r#2#0")
+    claim = store.claim(lease=0.2)  # a process takes it, then dies without an ack
+    assert claim is not None and claim.data == b"job crashed"
+    assert store.recover() == 0  # not yet: the lease still runs
+    time.sleep(0.35)
+    assert store.recover() == 1
+    again = store.claim(30)
+    assert again is not None and again.data == b"job crashed"  # before "later"
+    store.ack(claim.id)  # the dead process's ack, had it come, no longer matters
+    assert store.claimed() == 1
+
+
+def test_a_renewed_claim_is_not_recovered(store: JobStore) -> None:
+    submit(store, "long review")
+    claim = store.claim(lease=0.3)
+    assert claim is not None
+    for _ in range(4):
+        time.sleep(0.15)
+        store.renew([claim.id], [], lease=0.3)
+    assert store.recover() == 0
+    assert store.claimed() == 1
+
+
+def test_a_released_job_runs_again_after_its_delay(store: JobStore) -> None:
+    submit(store, "rate limited")
+    claim = store.claim(30)
+    assert claim is not None
+    store.release(claim.id, delay=0.3)
+    assert store.claimed() == 0 and store.pending() == 1  # waiting on the schedule
+    assert store.promote() == 0
+    assert store.claim(30) is None
+    time.sleep(0.4)
+    assert store.promote() == 1
+    again = store.claim(30)
+    assert again is not None and again.data == b"job rate limited"
+
+
+def test_a_pull_request_lock_has_one_owner_until_it_expires(store: JobStore) -> None:
+    assert store.lock_pull("o/r#1#0", "replica-a", lease=0.3)
+    assert store.lock_pull("o/r#1#0", "replica-a", lease=0.3)  # its owner may take it again
+    assert not store.lock_pull("o/r#1#0", "replica-b", lease=0.3)
+    assert store.lock_pull("o/r#2#0", "replica-b", lease=0.3)  # another PR is free
+    store.unlock_pull("o/r#1#0", "replica-b")  # not the owner: nothing happens
+    assert not store.lock_pull("o/r#1#0", "replica-b", lease=0.3)
+    time.sleep(0.4)  # replica-a died holding it
+    assert store.lock_pull("o/r#1#0", "replica-b", lease=0.3)
+    store.unlock_pull("o/r#1#0", "replica-b")
+    assert store.lock_pull("o/r#1#0", "replica-a", lease=0.3)
+
+
+def test_a_renewed_lock_stays_with_its_owner(store: JobStore) -> None:
+    assert store.lock_pull("o/r#1#0", "a", lease=0.3)
+    for _ in range(4):
+        time.sleep(0.15)
+        store.renew([], [("o/r#1#0", "a")], lease=0.3)
+    assert not store.lock_pull("o/r#1#0", "b", lease=0.3)
+
+
+def test_concurrent_claims_never_take_one_job_twice(store: JobStore) -> None:
+    for n in range(60):
+        submit(store, f"d{n}", key=f"o/r#{n}#0")
+    taken: list[bytes] = []
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while (claim := store.claim(30)) is not None:
+            with lock:
+                taken.append(claim.data)
+
+    threads = [threading.Thread(target=drain) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == sorted(f"job d{n}".encode() for n in range(60))
+
+
+def test_the_sqlite_queue_survives_the_process(tmp_path: Path) -> None:
+    path = str(tmp_path / "queue.db")
+    first = SqliteJobStore(path)
+    first.submit("d1", "o/r#1#0", "t", b"kept", 100)
+    taken = first.claim(lease=0.1)
+    first.close()
+    del first  # the process is gone, with its job claimed and never acked
+    second = SqliteJobStore(path)
+    second.submit("d2", "o/r#2#0", "t2", b"also kept", 100)
+    assert second.submit("d1", "o/r#1#0", "t", b"kept", 100) == "duplicate"
+    assert taken is not None
+    time.sleep(0.15)
+    assert second.recover() == 1
+    first_out = second.claim(30)
+    assert first_out is not None and first_out.data == b"kept"
