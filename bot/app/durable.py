@@ -108,6 +108,7 @@ class _Running:
     job: Job
     claim: Claim
     key: str
+    owner: str  # of the PR lock: one per claim, so two threads here never share it
 
 
 class DurableQueue:
@@ -234,12 +235,18 @@ class DurableQueue:
         for running in left:
             running.job.cancel()  # the runner checks this before it posts
             self._store.release(running.claim.id, 0.0)
-            self._store.unlock_pull(running.key, self._owner)
+            self._store.unlock_pull(running.key, running.owner)
             log.warning(
                 "shutdown: still running after the grace period, released to the queue",
                 extra=running.job.log_fields(),
             )
         self._stopped.set()
+        # Idle workers end within one poll; one still inside a released review is
+        # left to finish on its own (it is cancelled: it posts nothing).
+        until = time.monotonic() + 1.0
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, until - time.monotonic()))
         return not left
 
     # -- workers
@@ -247,13 +254,13 @@ class DurableQueue:
     def _keep_leases(self) -> None:
         """Renew this process's leases; put back claims of processes that died and
         scheduled jobs that are due."""
-        period = max(0.05, min(self._lease / 3, 5.0))
+        period = max(0.05, min(self._lease / 3, 0.5))  # also how late a due retry may start
         while not self._stopped.wait(period):
             try:
                 with self._cond:
                     held = list(self._running.values())
                 self._store.renew(
-                    [r.claim.id for r in held], [(r.key, self._owner) for r in held], self._lease
+                    [r.claim.id for r in held], [(r.key, r.owner) for r in held], self._lease
                 )
                 recovered = self._store.recover()
                 if recovered:
@@ -301,19 +308,22 @@ class DurableQueue:
                 )
                 self._store.ack(claim.id)
                 continue
-            if not self._store.lock_pull(key, self._owner, self._lease):
+            owner = f"{self._owner}/{claim.id}"
+            if not self._store.lock_pull(key, owner, self._lease):
                 self._store.release(claim.id, _BUSY_DELAY)  # another worker reviews this PR
                 continue
             job.superseded = lambda key=key, token=token: self._store.newest(key) != token
+            running = _Running(job, claim, key, owner)
             with self._cond:
                 if self._stopping:  # stop() began while this job was being claimed
                     self._store.release(claim.id, 0.0)
-                    self._store.unlock_pull(key, self._owner)
+                    self._store.unlock_pull(key, owner)
                     return
-                self._running[me] = _Running(job, claim, key)
-            self._run(job, claim, key)
+                self._running[me] = running
+            self._run(running)
 
-    def _run(self, job: Job, claim: Claim, key: str) -> None:
+    def _run(self, running: _Running) -> None:
+        job, claim = running.job, running.claim
         me = threading.get_ident()
         outcome: object = None
         try:
@@ -325,13 +335,13 @@ class DurableQueue:
             self._cond.notify_all()
         if not mine:
             return  # stop() released it already: another worker owns it now
+        self._store.unlock_pull(running.key, running.owner)  # before the ack: join() waits on acks
         delay = retry_delay(outcome)
         if delay is not None:
             log.info("will run again in %.0f s", delay, extra=job.log_fields())
             self._store.release(claim.id, delay)
         else:
             self._store.ack(claim.id)
-        self._store.unlock_pull(key, self._owner)
 
 
 def open_store(settings: AppSettings) -> JobStore:
