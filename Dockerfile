@@ -72,6 +72,12 @@ ENV PATH="/opt/venv/bin:$PATH" \
 # hadolint ignore=DL3064
 ENV TIKTOKEN_CACHE_DIR=/opt/tiktoken
 
+# The queue's SQLite file, when no REDIS_URL is set (one container): on a volume, so
+# reviews accepted with a 202 outlive the container.
+RUN mkdir -p /var/lib/twelve-review && chown 10001:10001 /var/lib/twelve-review
+ENV TWELVE_REVIEW_QUEUE_PATH=/var/lib/twelve-review/queue.db
+VOLUME ["/var/lib/twelve-review"]
+
 USER 10001:10001
 
 # The default of PORT (bot/app/settings.py); platforms that set PORT override it.

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import urllib.error
@@ -29,7 +30,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from inspect import signature
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -231,7 +232,8 @@ def test_cmd_is_exec_form_and_is_the_procfile_web_process() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert cmd[0] in scripts
     procfile = (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
-    assert procfile == [f"web: {' '.join(cmd)}"]
+    # factor VIII: the web process, and workers as a process type of their own
+    assert procfile == [f"web: {' '.join(cmd)}", "worker: twelve-review worker"]
     health = instructions("HEALTHCHECK", FINAL_STAGE)
     assert len(health) == 1
     _, _, command = health[0].args.partition("CMD ")
@@ -273,6 +275,14 @@ def test_runtime_environment() -> None:
     assert f"TIKTOKEN_CACHE_DIR={tiktoken} {venv}/bin/python -c" in fetch[0]
     for name in ("o200k_base", "cl100k_base"):
         assert f"'{name}'" in fetch[0]
+
+
+def test_the_embedded_queue_file_is_on_a_volume_the_app_user_owns() -> None:
+    queue = PurePosixPath(env_of(FINAL_STAGE)["TWELVE_REVIEW_QUEUE_PATH"])
+    volumes = [json.loads(i.args) for i in instructions("VOLUME", FINAL_STAGE)]
+    assert volumes == [[str(queue.parent)]]  # accepted work outlives the container
+    runs = [i.args for i in instructions("RUN", FINAL_STAGE)]
+    assert any(f"chown {final_uid()}:{final_uid()} {queue.parent}" in r for r in runs)
 
 
 # -- the build context: .dockerignore ------------------------------------------------------
@@ -563,6 +573,8 @@ def serve(script: Path, pem: str) -> tuple[list[dict[str, Any]], str]:
         "GITHUB_WEBHOOK_SECRET": SECRET,
         "PORT": str(port),
         "HOST": "127.0.0.1",
+        # the image's queue path is a volume there; here, a temporary folder
+        "TWELVE_REVIEW_QUEUE_PATH": str(Path(tempfile.mkdtemp()) / "queue.db"),
     }
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -682,10 +694,15 @@ def test_credentials_come_from_the_secret_and_config_from_the_configmap() -> Non
             assert source["secretKeyRef"]["key"] == name
     assert env["GITHUB_APP_ID"]["valueFrom"]["configMapKeyRef"]["key"] == "GITHUB_APP_ID"
     secret_refs = {n: e["valueFrom"]["secretKeyRef"] for n, e in env.items() if looks_secret(n)}
-    assert secret_refs.keys() == {
+    assert secret_refs.keys() >= {
         "GITHUB_APP_PRIVATE_KEY",
         "GITHUB_WEBHOOK_SECRET",
         "OPENAI_API_KEY",
+    }
+    # the shared queue's URL may carry its password: a Secret too, and required (replicas)
+    assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "twelve-review",
+        "key": "REDIS_URL",
     }
     assert secret_refs["OPENAI_API_KEY"]["optional"] is True  # without it: rules only
     assert not secret_refs["GITHUB_WEBHOOK_SECRET"].get("optional")
