@@ -11,7 +11,10 @@ Reviews are blocking I/O (PyGithub), so threads. The queue
 - never dies with a job: a runner's exception is logged and the worker goes on.
 
 The queue holds work only in memory: jobs still waiting when the process stops
-are logged (delivery ids) and can be redelivered from GitHub.
+are logged (delivery ids) and can be redelivered from GitHub. `twelve-review
+serve` uses the durable queue (`bot.app.durable`) instead; this one serves
+`create_app`'s default, the tests and embedding, and defines what both share:
+`Job`, `Submitted`, `ReviewQueue`.
 """
 
 from __future__ import annotations
