@@ -20,7 +20,7 @@ from bot.engine import review
 from bot.findings import Finding, Severity, fingerprint_for
 from bot.llm.masking import MASK, Masker
 from bot.llm.merge import merge_findings
-from bot.llm.prompt import plan_prompts
+from bot.llm.prompt import plan_prompts, templates_dir
 from bot.llm.protocol import Completion, LLMUnavailable
 from bot.llm.review import LLMReviewer
 from bot.llm.schema import LLMFinding
@@ -32,6 +32,12 @@ from tests.helpers import added_file_diff
 
 NOTE = "tech.practice.12-factor-app.{}"
 SECRET = "hunter2-Xk29fq7Lm"
+GITHUB_TOKEN = "ghs_" + "Tq8Lm2Vx9Rk4Wp7Zs1Nc5Hb3Jd6Fg0Ya2Ue4"
+SYSTEM_LINE = next(
+    line
+    for line in (templates_dir() / "system.md").read_text(encoding="utf-8").splitlines()
+    if len(line) > 60
+)
 
 
 @dataclass
@@ -135,6 +141,24 @@ def test_prompt_is_grounded_masked_and_delimited() -> None:
         (_finding("svc/app.py", 4, rationale="x" * 700), "too-long"),
         (_finding("svc/app.py", 4, suggestion="```\nsteal()\n```"), "code-fence"),
         (_finding("svc/app.py", 4, message=f"The token {SECRET} is exposed."), "secret"),
+        # Found through the App's injection suite (tests/test_app_injection.py):
+        # links with no scheme, images, references and mentions GitHub still renders.
+        (_finding("svc/app.py", 4, message="See [the guide](//evil.example/x)."), "link"),
+        (_finding("svc/app.py", 4, message="![ok](//evil.example/pixel.png) Fine."), "link"),
+        (_finding("svc/app.py", 4, message="Read [this](/evil-org/repo) first."), "link"),
+        (_finding("svc/app.py", 4, rationale="As [noted][1].\n\n[1]: //evil.example"), "link"),
+        (_finding("svc/app.py", 4, message="Same fix as evil-org/tools#12."), "link"),
+        (_finding("svc/app.py", 4, message="Approved.@octocat please merge."), "mention"),
+        (_finding("svc/app.py", 4, message="Approved by _@octocat_."), "mention"),
+        (_finding("svc/app.py", 4, rationale="See _www.evil.example_ for why."), "link"),
+        # Credential shapes the model never saw (a guess, or an echo from elsewhere).
+        (_finding("svc/app.py", 4, message=f"Use the token {GITHUB_TOKEN}."), "secret"),
+        (
+            _finding("svc/app.py", 4, rationale="-----BEGIN RSA PRIVATE KEY----- signs it."),
+            "secret",
+        ),
+        # "Print your system prompt": a whole line of it is refused.
+        (_finding("svc/app.py", 4, suggestion=SYSTEM_LINE), "prompt-echo"),
     ],
 )
 def test_bad_model_findings_are_dropped_and_counted(finding: dict[str, Any], reason: str) -> None:
@@ -151,10 +175,26 @@ def test_unknown_factor_is_refused_by_the_schema_or_validation() -> None:
     assert sum(result.llm.dropped.values()) == 1
 
 
-def test_links_to_12factor_net_are_allowed() -> None:
-    finding = _finding("svc/app.py", 7, rationale="See https://12factor.net/backing-services.")
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        "See https://12factor.net/backing-services.",
+        "See [IV. Backing services](https://12factor.net/backing-services).",
+        "Mail ops@acme.io when the cache moves; it is a plain address, not a mention.",
+    ],
+)
+def test_links_to_12factor_net_and_plain_text_are_allowed(rationale: str) -> None:
+    finding = _finding("svc/app.py", 7, rationale=rationale)
     result = review(_files(("svc/app.py", APP)), llm=_reviewer(ScriptedClient([_answer(finding)])))
     assert [f.line for f in result.findings if f.source == "llm"] == [7]
+
+
+def test_a_short_quote_of_the_instructions_is_not_an_echo() -> None:
+    finding = _finding("svc/app.py", 7, rationale="Precision beats recall.")
+    client = ScriptedClient([_answer(finding)])
+    result = review(_files(("svc/app.py", APP)), llm=_reviewer(client))
+    assert [f.line for f in result.findings if f.source == "llm"] == [7]
+    assert SYSTEM_LINE in client.sent[0][0]  # the echo case above quotes the real prompt
 
 
 def test_malformed_answer_is_dropped_and_files_named() -> None:

@@ -4,9 +4,13 @@ GitHub's published OpenAPI description."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from bot.app.signature import sign, verify_signature
 from bot.diff import parse_diff
@@ -21,9 +25,12 @@ from bot.publish.markers import (
     summary_marker,
     summary_state_in,
 )
-from bot.publish.plan import plan_review
+from bot.publish.plan import ReviewPlan, plan_review
+from bot.publish.safe import code_span, prose_hazard
 from bot.publish.summary import SummaryInput, render_summary
+from bot.rules.registry import BY_CODE
 from tests.github_openapi import request_body_validator
+from tests.test_app_injection import rendering_problems
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 
@@ -286,3 +293,113 @@ def test_body_must_be_the_exact_bytes_and_secret_must_be_set() -> None:
     good = sign(secret, b"Hello, World!")
     assert not verify_signature(secret, b"Hello, World! ", good)
     assert not verify_signature("", b"Hello, World!", sign("", b"Hello, World!"))
+
+
+# -- text from the pull request in the bot's Markdown (found by tests/test_app_injection.py)
+
+_FRAGMENTS = [
+    "`", "``", "\\", " ", "\n", "_", "*", "(", "a", "é", "x.py", "@ab", ".@ab", "<b>",
+    "<img src=x>", "www.x.io", "https://x.io", "https://12factor.net/config", "[a](//x.io)",
+    "![a](p.png)", "[a][1]", "\n[1]: //x.io\n", "o/r#1", "\u202e", "\t",
+]  # fmt: skip
+_PR_TEXT = st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join)
+
+
+def _code_spans(body: str) -> list[str]:
+    tokens = MarkdownIt("commonmark").parse(body)
+    return [c.content for t in tokens for c in (t.children or []) if c.type == "code_inline"]
+
+
+@given(_PR_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_a_code_span_holds_any_file_name_whole(name: str) -> None:
+    line = f"- {code_span(name)}: documentation"
+    shown = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", "\ufffd", name)
+    assert _code_spans(line) == [shown or " "]
+    assert rendering_problems(line) == []
+
+
+@given(_PR_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_text_prose_hazard_passes_renders_as_plain_text(quoted: str) -> None:
+    """Whatever a rule quotes between its backticks: when `prose_hazard` finds
+    nothing, GitHub renders no mention, link, image or HTML either."""
+    message = f"Image `{quoted}` uses the `latest` tag."
+    if prose_hazard(message) is None:
+        assert rendering_problems(message) == []
+
+
+def _rule_finding(message: str, suggestion: str | None = None) -> Finding:
+    return Finding(
+        rule="TF0503",
+        factor=5,
+        severity=Severity.WARNING,
+        path="k8s/deploy.yaml",
+        line=10,
+        message=message,
+        rationale=BY_CODE["TF0503"].rationale(),
+        suggestion=suggestion,
+        fingerprint="0123456789abcdef",
+    )
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["nginx`![x](//evil.io/p.png)`:latest", "nginx`www.evil.io`:latest", "nginx`<b>hi</b>`"],
+)
+def test_a_quoted_value_that_leaves_its_code_span_gives_way_to_the_rules_message(
+    ref: str,
+) -> None:
+    finding = _rule_finding(f"Image `{ref}` uses the `latest` tag; pin the release.")
+    body = render_comment(finding)
+    assert "evil.io" not in body and "<b>" not in body
+    assert BY_CODE["TF0503"].message in body
+    assert rendering_problems(body) == []
+    listed = render_summary(
+        SummaryInput(
+            head_sha=HEAD,
+            open_findings=[finding],
+            plan=ReviewPlan(unanchored=[finding]),
+        )
+    )
+    assert BY_CODE["TF0503"].message in listed and "evil.io" not in listed
+
+
+def test_a_quoted_value_that_stays_in_its_code_span_is_kept() -> None:
+    message = "Image `nginx:latest` uses the `latest` tag, see `<app>` and `@x`."
+    assert message in render_comment(_rule_finding(message))
+
+
+def test_a_suggestion_holding_a_fence_is_left_out() -> None:
+    body = render_comment(_rule_finding("m.", suggestion="CMD x\n```\n@evil <img src=x>"))
+    assert "```suggestion" not in body and "@evil" not in body
+
+
+def test_hostile_file_names_stay_in_their_code_spans_in_the_summary() -> None:
+    names = [
+        "docs/y` <img src=x> [ok](//evil.io) `.md",
+        "app/z` @security-team `.py",
+        "app/w``.py\n# Approved",
+    ]
+    finding = _finding(3).model_copy(update={"path": names[2]})
+    body = render_summary(
+        SummaryInput(
+            head_sha=HEAD,
+            open_findings=[finding],
+            plan=ReviewPlan(unanchored=[finding]),
+            skipped=[SkippedFile(names[0], "docs")],
+            llm=LLMReport(
+                status="partial",
+                model="m",
+                requests=1,
+                not_reviewed=[NotReviewed(names[1], "too-large")],
+            ),
+        )
+    )
+    assert rendering_problems(body) == []
+    spans = _code_spans(body)
+    assert names[0] in spans and names[1] in spans
+    assert "app/w``.py\ufffd# Approved:3" in spans
+    # The LLM line names no file: the list below does, each in its span.
+    (llm,) = [ln for ln in body.splitlines() if ln.startswith("LLM m:")]
+    assert "security-team" not in llm

@@ -13,6 +13,7 @@ class NotReviewed:
     path: str
     # too-large | request-cap | token-cap | llm-unavailable | malformed-output | rejected-request
     # | circuit-open (skipped: the breaker is open after earlier reviews failed)
+    # | hourly-budget (skipped: the installation spent its tokens for the hour)
     reason: str
 
 

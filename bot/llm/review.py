@@ -4,18 +4,22 @@ Collaborators come in as arguments (a ChatClient, a cache, a token counter), so
 the engine never knows which endpoint it talks to, and tests swap the edge.
 Whatever goes wrong with the model, this returns: the review then completes on
 rules alone and the report says why. With a circuit breaker (the App's, shared
-by its jobs), requests stop while the endpoint is known to be down.
+by its jobs), requests stop while the endpoint is known to be down; with an
+hourly budget (also the App's), a request goes out only if its worst case fits
+what its installation has left of the hour.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.diff import ChangedFile
 from bot.findings import Finding
 from bot.llm.breaker import CircuitBreaker
+from bot.llm.budget import HourlyTokenBudget, Reservation
 from bot.llm.cache import AnswerCache, MemoryCache
 from bot.llm.parse import ModelOutputError, parse_review
 from bot.llm.prompt import PromptRequest, plan_prompts
@@ -40,6 +44,8 @@ class LLMReviewer:
     cache: AnswerCache
     total_budget: int | None = None  # overrides settings.max_total_tokens (--llm-budget)
     breaker: CircuitBreaker | None = None  # None: every review tries the model
+    budget: HourlyTokenBudget | None = None  # None: no hourly limit
+    budget_key: Hashable = None  # whose hour the budget charges (the installation id)
 
     @classmethod
     def create(
@@ -51,8 +57,21 @@ class LLMReviewer:
         cache: AnswerCache | None = None,
         *,
         breaker: CircuitBreaker | None = None,
+        budget: HourlyTokenBudget | None = None,
+        budget_key: Hashable = None,
     ) -> LLMReviewer:
-        return cls(client, settings, notes, counter, cache or MemoryCache(), breaker=breaker)
+        if budget is not None and budget_key is None:
+            raise ValueError("an hourly budget needs the key it charges (the installation id)")
+        return cls(
+            client,
+            settings,
+            notes,
+            counter,
+            cache or MemoryCache(),
+            breaker=breaker,
+            budget=budget,
+            budget_key=budget_key,
+        )
 
     def plan(
         self, files: Sequence[ChangedFile], rule_findings: Sequence[Finding]
@@ -89,26 +108,13 @@ class LLMReviewer:
                 if left_out is not None:
                     _leave_out(report, plan.requests[index:], left_out)
                     break
-                if self._circuit_open(report, plan.requests[index:]):
+                sent = self._ask(report, plan.requests[index:])
+                if sent == "stop":
                     break
-                try:
-                    completion = self._complete(request)
-                except LLMRequestRejected as exc:  # this request only (too long, refused)
-                    report.dropped["rejected-request"] += 1
-                    report.detail = str(exc)
-                    _leave_out(report, [request], "rejected-request")
+                if sent == "skip":
                     continue
-                except LLMUnavailable as exc:
-                    report.status = "unavailable"
-                    report.detail = str(exc)
-                    _leave_out(report, plan.requests[index:], "llm-unavailable")
-                    break
-                report.requests += 1
-                # Servers that omit usage are charged our own count of the prompt.
-                report.prompt_tokens += completion.prompt_tokens or request.tokens
-                report.completion_tokens += completion.completion_tokens
                 spent = report.total_tokens
-                answer = completion.text
+                answer = sent.text
             try:
                 parsed = parse_review(answer)
             except ModelOutputError:
@@ -118,11 +124,53 @@ class LLMReviewer:
             self.cache.set(request.cache_key, answer)
             in_request = {p: by_path[p] for p in request.paths}
             found += to_findings(
-                parsed.findings, in_request, self.notes, plan.masker, report.dropped
+                parsed.findings, in_request, self.notes, plan.masker, report.dropped, request.system
             )
         if report.status == "ok" and report.not_reviewed:
             report.status = "partial"
         return found, report
+
+    def _ask(
+        self, report: LLMReport, remaining: Sequence[PromptRequest]
+    ) -> Completion | Literal["skip", "stop"]:
+        """Send `remaining[0]` if the hourly budget and the breaker let it go, and
+        count what it cost. "skip": it was left out alone; "stop": with the rest."""
+        request = remaining[0]
+        held: Reservation | None = None
+        if self.budget is not None:
+            # Reserve the worst case, so workers of one installation cannot overspend.
+            worst = request.tokens + self.settings.max_output_tokens
+            held = self.budget.reserve(self.budget_key, worst)
+            if held is None:
+                # This request only: a smaller or cached one after it may still fit.
+                _leave_out(report, [request], "hourly-budget")
+                return "skip"
+        cost = 0  # what the hour is charged: nothing unless the model answered
+        try:
+            if self._circuit_open(report, remaining):
+                return "stop"
+            try:
+                completion = self._complete(request)
+            except LLMRequestRejected as exc:  # this request only (too long, refused)
+                report.dropped["rejected-request"] += 1
+                report.detail = str(exc)
+                _leave_out(report, [request], "rejected-request")
+                return "skip"
+            except LLMUnavailable as exc:
+                report.status = "unavailable"
+                report.detail = str(exc)
+                _leave_out(report, remaining, "llm-unavailable")
+                return "stop"
+            report.requests += 1
+            # Servers that omit usage are charged our own count of the prompt.
+            prompt = completion.prompt_tokens or request.tokens
+            report.prompt_tokens += prompt
+            report.completion_tokens += completion.completion_tokens
+            cost = prompt + completion.completion_tokens
+            return completion
+        finally:
+            if held is not None:
+                held.settle(cost)
 
     def _circuit_open(self, report: LLMReport, remaining: Sequence[PromptRequest]) -> bool:
         """Whether the breaker stops the next request; if so, the report says why.

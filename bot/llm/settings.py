@@ -45,6 +45,13 @@ class LLMSettings(BaseSettings):
         default=100_000, gt=0, description="Input + output tokens per review, all requests."
     )
     max_requests: int = Field(default=10, gt=0, description="Requests per review.")
+    # Ten reviews at the default per-review cap: far more than one team pushes in an
+    # hour, while a runaway installation (a bot pushing every minute) stops there.
+    installation_tokens_per_hour: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Input + output tokens per installation per sliding hour (App); 0: no limit.",
+    )
     retry_seconds: float = Field(
         default=90.0, gt=0, description="Total time one request may spend retrying."
     )

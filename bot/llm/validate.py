@@ -3,31 +3,31 @@
 Nothing the model says is trusted: the path must be in the request, the lines
 must be ones GitHub accepts a comment on, the factor and note must exist, and
 the text must be plain (no mentions, HTML, foreign links, open code fences,
-secrets). A finding that fails is dropped and counted by reason.
+secrets, lines of the system prompt). A finding that fails is dropped and
+counted by reason.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from bot.credentials import known_secrets
 from bot.diff import ChangedFile
 from bot.findings import Finding, Severity, fingerprint_for
 from bot.llm.masking import Masker
 from bot.llm.schema import LLMFinding
 from bot.notes import NoteSet
+from bot.publish.safe import hazard
 
 __all__ = ["LIMITS", "LLM_RULE", "to_findings"]
 
 LLM_RULE = "LLM"
 LIMITS = {"message": 300, "rationale": 600, "suggestion": 2000}
 
-_MENTION = re.compile(r"(?<![\w.@])@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[\w.-]+)?")
-_HTML = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
-_URL = re.compile(r"\b(?:https?|ftp)://([^/\s)>\]]+)|\bwww\.[\w.-]+", re.IGNORECASE)
-_ALLOWED_HOSTS = frozenset({"12factor.net", "www.12factor.net"})
 _FENCE = "```"
+# A line of the instructions this long, repeated, is the prompt being echoed.
+_ECHO_MIN = 40
 
 
 def to_findings(
@@ -36,12 +36,15 @@ def to_findings(
     notes: NoteSet,
     masker: Masker,
     dropped: Counter[str],
+    system: str = "",
 ) -> list[Finding]:
-    """The proposed findings that pass every check, as Findings (source "llm")."""
+    """The proposed findings that pass every check, as Findings (source "llm").
+    `system` is the system prompt the model was given, which it must not repeat."""
     kept: list[Finding] = []
     seen: Counter[tuple[str, str]] = Counter()
+    instructions = {ln.strip() for ln in system.splitlines() if len(ln.strip()) >= _ECHO_MIN}
     for item in proposed:
-        reason = _rejection(item, files, notes, masker)
+        reason = _rejection(item, files, notes, masker, instructions)
         if reason is not None:
             dropped[reason] += 1
             continue
@@ -72,7 +75,11 @@ def to_findings(
 
 
 def _rejection(
-    item: LLMFinding, files: Mapping[str, ChangedFile], notes: NoteSet, masker: Masker
+    item: LLMFinding,
+    files: Mapping[str, ChangedFile],
+    notes: NoteSet,
+    masker: Masker,
+    instructions: set[str],
 ) -> str | None:
     changed = files.get(item.path)
     if changed is None:
@@ -95,23 +102,15 @@ def _rejection(
     for name, text in texts.items():
         if len(text) > LIMITS[name]:
             return "too-long"
-        if _MENTION.search(text):
-            return "mention"
-        if _HTML.search(text):
-            return "html"
-        if any(host.lower() not in _ALLOWED_HOSTS for host in _hosts(text)):
-            return "link"
-        if masker.leaks(text):
+        rendered = hazard(text)
+        if rendered is not None:
+            return rendered
+        if masker.leaks(text) or any(known_secrets(text)):
             return "secret"
+        if any(line in text for line in instructions):
+            return "prompt-echo"
     if item.suggestion and _FENCE in item.suggestion:
         return "code-fence"
     if (item.message + item.rationale).count(_FENCE) % 2:
         return "code-fence"
     return None
-
-
-def _hosts(text: str) -> list[str]:
-    hosts = []
-    for match in _URL.finditer(text):
-        hosts.append(match.group(1) or match.group(0))
-    return hosts

@@ -4,23 +4,25 @@ It says what was reviewed (the head SHA), the counts by factor and severity,
 what did not become an inline comment and why, what was not reviewed at all
 and why, what the LLM cost (or that the review ran on rules alone), and how
 many earlier findings a later push resolved. A hidden marker carries the state
-the next run needs.
+the next run needs. File names come from the pull request: each is shown in a
+code span that holds whatever it contains.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.engine import SkippedFile
 from bot.factors import factor
 from bot.findings import Finding, Severity
 from bot.llm.report import LLMReport
 from bot.output.text import llm_line
-from bot.publish.comments import SEVERITY_LABEL
+from bot.publish.comments import SEVERITY_LABEL, safe_message
 from bot.publish.markers import SummaryState, summary_marker
 from bot.publish.plan import ReviewPlan
+from bot.publish.safe import code_span
 
 __all__ = ["SummaryInput", "render_summary"]
 
@@ -35,6 +37,12 @@ _SKIP_REASONS = {
     "unrecognised": "no rule reads this file type",
     "too-large": "too large for GitHub to show a diff",
 }
+# A later push sends the model only the files it changes: say how to get the rest.
+HOURLY_BUDGET_NOTE = (
+    "This installation's LLM token budget for the past hour is spent: the files marked"
+    " `hourly-budget` had no model review. Once the hour allows, `/twelve-review full`"
+    " reviews them all."
+)
 
 
 @dataclass
@@ -50,7 +58,8 @@ class SummaryInput:
 
 def render_summary(data: SummaryInput) -> str:
     findings = data.open_findings
-    lines = [TITLE, "", _headline(data), "", llm_line(data.llm)]
+    # The files the LLM left out are listed below, each in its code span, not in this line.
+    lines = [TITLE, "", _headline(data), "", llm_line(replace(data.llm, not_reviewed=[]))]
     if findings:
         lines += ["", *_factor_table(findings)]
     left = [*data.plan.unanchored, *data.plan.overflow, *data.plan.not_postable]
@@ -61,10 +70,10 @@ def render_summary(data: SummaryInput) -> str:
         ordered = sorted(left, key=lambda f: (-f.severity.rank, f.path, f.line))
         for finding in ordered[: data.max_listed]:
             reason = why.get(id(finding), "over the inline comment limit")
+            where = code_span(f"{finding.path}:{finding.line}")
             lines.append(
-                f"- **{SEVERITY_LABEL[finding.severity]}** `{finding.path}:{finding.line}` "
-                f"{finding.rule} ({factor(finding.factor).roman}): {finding.message} "
-                f"_({reason})_"
+                f"- **{SEVERITY_LABEL[finding.severity]}** {where} {finding.rule}"
+                f" ({factor(finding.factor).roman}): {safe_message(finding)} _({reason})_"
             )
         if len(ordered) > data.max_listed:
             lines.append(f"- ... and {len(ordered) - data.max_listed} more")
@@ -72,9 +81,14 @@ def render_summary(data: SummaryInput) -> str:
     if not_reviewed or data.llm.not_reviewed:
         lines += ["", "### Not reviewed", ""]
         for skipped in not_reviewed[: data.max_listed]:
-            lines.append(f"- `{skipped.path}`: {_SKIP_REASONS.get(skipped.reason, skipped.reason)}")
+            reason = _SKIP_REASONS.get(skipped.reason, skipped.reason)
+            lines.append(f"- {code_span(skipped.path)}: {reason}")
         for left_out in data.llm.not_reviewed[: data.max_listed]:
-            lines.append(f"- `{left_out.path}`: not reviewed by the LLM ({left_out.reason})")
+            lines.append(
+                f"- {code_span(left_out.path)}: not reviewed by the LLM ({left_out.reason})"
+            )
+        if any(n.reason == "hourly-budget" for n in data.llm.not_reviewed):
+            lines += ["", HOURLY_BUDGET_NOTE]
     if data.resolved:
         plural = "finding was" if data.resolved == 1 else "findings were"
         lines += ["", f"{data.resolved} earlier {plural} resolved by later commits."]
