@@ -17,7 +17,17 @@ fake answers 500 and lands in `.crashes`.
 
 App auth: `fake_github.app_id`, `fake_github.private_key_pem` and `fake_github.installation_id`
 work with `Auth.AppAuth` / `GithubIntegration`; installation tokens expire after an hour
-(`expire_tokens()` ends them early). Faults: `fail_next("POST", r"/reviews$", 502)`.
+(`expire_tokens()` ends them early); `add_installation()` adds another.
+
+Faults, each for the next `times` requests whose method and path match:
+`fail_next("POST", r"/reviews$", 502)` (an error answer; `after=True` carries
+the request out first, as a gateway timing out on a GitHub that did the work),
+`rate_limit_next` (the primary rate limit: 403 or 429 with
+`x-ratelimit-remaining: 0` until a reset time), `secondary_limit_next` (403 or
+429 with `retry-after`), `drop_next` (the connection reset without an answer,
+before or after the request was carried out) and `slow_next` (the answer held
+back for some seconds or until an event). Every request records when it
+arrived and when it was answered (`time.monotonic()`), for tests of pacing.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import difflib
 import hashlib
@@ -32,6 +43,8 @@ import itertools
 import json
 import re
 import secrets
+import socket
+import struct
 import threading
 import time
 import traceback
@@ -71,6 +84,7 @@ BOT_LOGIN = "twelve-review[bot]"
 APP_SLUG = "twelve-review"
 DOCS = "https://docs.github.com/rest"
 REVIEW_DOCS = "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request"
+RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 HTML = "https://github.com"
 MAX_PER_PAGE = 100
 SPEC_URI = "urn:github-openapi"
@@ -410,6 +424,9 @@ class RecordedRequest:
     body: Any  # parsed JSON, the raw text when it is not JSON, None when empty
     operation_id: str | None  # the OpenAPI operation it matched
     status: int = 0  # what the fake answered (filled in after the answer)
+    started: float = 0.0  # time.monotonic() when it arrived
+    answered: float = 0.0  # time.monotonic() just before the answer went out (0: none yet)
+    dropped: bool = False  # the connection was reset instead of answered
 
     @property
     def route(self) -> str:
@@ -435,10 +452,22 @@ class Violation:
 class _Fault:
     method: str
     pattern: re.Pattern[str]
-    status: int
+    status: int | None  # None: the request's own answer
     headers: dict[str, str]
     body: Any
     times: int
+    after: bool = False  # carry the request out first, then fail it (GitHub did the work)
+    drop: bool = False  # reset the connection instead of answering
+    delay: float = 0.0  # seconds to hold the answer back
+    until: threading.Event | None = None  # or hold it until this is set (at most 30 s)
+    fired: threading.Event = field(default_factory=threading.Event)  # set once it has struck
+
+    def answer(self) -> Answer:
+        payload = self.body
+        if payload is None:
+            payload = {"message": f"fake fault {self.status}", "status": str(self.status)}
+            payload["documentation_url"] = DOCS
+        return self.status or 0, payload, dict(self.headers)
 
 
 @dataclass
@@ -882,18 +911,125 @@ class FakeGitHub(LoopbackServer):
         headers: Mapping[str, str] | None = None,
         times: int = 1,
         body: Any = None,
+        *,
+        after: bool = False,
     ) -> FakeGitHub:
         """Answer the next `times` requests whose method and path (with query) match with
-        `status` (a GitHub-style error body unless `body` is given)."""
-        with self._lock:
-            self._faults.append(
-                _Fault(
-                    method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times
-                )
-            )
+        `status` (a GitHub-style error body unless `body` is given); with `after`, only
+        once the request was carried out (the review is created, the answer is an error)."""
+        self._add_fault(method, path_regex, status, headers, body, times, after=after)
         return self
 
+    def rate_limit_next(
+        self, method: str, path_regex: str, *, reset: int, status: int = 403, times: int = 1
+    ) -> FakeGitHub:
+        """GitHub's primary rate limit: `status` (403 or 429) with `x-ratelimit-remaining: 0`
+        and `x-ratelimit-reset: reset` (epoch seconds), and GitHub's message."""
+        headers = {
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Used": "5000",
+            "X-RateLimit-Reset": str(reset),
+        }
+        body = {
+            "message": f"API rate limit exceeded for installation ID {self.installation_id}.",
+            "documentation_url": RATE_LIMIT_DOCS,
+            "status": str(status),
+        }
+        self._add_fault(method, path_regex, status, headers, body, times)
+        return self
+
+    def secondary_limit_next(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        retry_after: int | None,
+        status: int = 403,
+        times: int = 1,
+    ) -> FakeGitHub:
+        """GitHub's secondary rate limit: `status` (403 or 429), `retry-after` seconds
+        (None: no header, only the message), and GitHub's message."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        body = {
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+            "before you try again. If you reach out to GitHub Support for help, please "
+            "include the request ID 0000:0000:0000000:0000000:00000000.",
+            "documentation_url": RATE_LIMIT_DOCS,
+            "status": str(status),
+        }
+        self._add_fault(method, path_regex, status, headers, body, times)
+        return self
+
+    def drop_next(
+        self, method: str, path_regex: str, *, after: bool = False, times: int = 1
+    ) -> FakeGitHub:
+        """Reset the connection instead of answering; with `after`, once the request was
+        carried out (the client cannot know it was)."""
+        self._add_fault(method, path_regex, None, None, None, times, after=after, drop=True)
+        return self
+
+    def slow_next(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        seconds: float = 0.0,
+        until: threading.Event | None = None,
+        times: int = 1,
+    ) -> threading.Event:
+        """Carry the request out, then hold its answer back `seconds`, or until `until`
+        is set. Returns an event set once such a request has arrived."""
+        fault = self._add_fault(
+            method, path_regex, None, None, None, times, after=True, delay=seconds, until=until
+        )
+        return fault.fired
+
+    def _add_fault(
+        self,
+        method: str,
+        path_regex: str,
+        status: int | None,
+        headers: Mapping[str, str] | None,
+        body: Any,
+        times: int,
+        **how: Any,
+    ) -> _Fault:
+        fault = _Fault(
+            method.upper(), re.compile(path_regex), status, dict(headers or {}), body, times, **how
+        )
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method == method and fault.pattern.search(path) and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def add_installation(self, account: str) -> int:
+        """Another installation of the App (on `account`); its id."""
+        self.add_user(account)
+        with self._lock:
+            installation_id = next(self._ids)
+            self.installations[installation_id] = account
+        return installation_id
+
     # -- what tests read
+
+    def faults_left(self) -> int:
+        """How many faulted answers are still to come (0: every fault struck)."""
+        with self._lock:
+            return sum(fault.times for fault in self._faults)
+
+    def installation_of(self, request: RecordedRequest) -> int | None:
+        """The installation whose token authenticated `request` (None: another kind)."""
+        _, _, credential = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            token = self._tokens.get(credential.strip())
+        return token.installation_id if token is not None else None
 
     def calls(self, operation_id: str) -> list[RecordedRequest]:
         """The requests that matched an OpenAPI operation, e.g. "pulls/create-review"."""
@@ -2043,6 +2179,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         fake = self.server.fake
+        started = time.monotonic()
         method = self.command
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
@@ -2065,36 +2202,48 @@ class _Handler(BaseHTTPRequestHandler):
         matched = match_route(method, path)
         route, params = matched if matched else (None, {})
         request = RecordedRequest(
-            method, self.path, headers, body, route.operation_id if route else None
+            method, self.path, headers, body, route.operation_id if route else None, 0, started
         )
         with fake._lock:
             fake.requests.append(request)
             index = len(fake.requests) - 1
+        fault: _Fault | None = None
         try:
-            status, payload, extra = self._answer(
+            (status, payload, extra), fault = self._answer(
                 fake, method, path, query, body, route, params, request
             )
         except Exception as error:  # a bug in the fake: answer 500 and keep it for the test
             with fake._lock:
                 fake.crashes.append(f"{method} {self.path}: {traceback.format_exc()}")
             status, payload, extra = 500, {"message": f"fake crashed: {error!r}"}, {}
-        with fake._lock:
-            fake.requests[index] = RecordedRequest(
-                request.method,
-                request.path,
-                request.headers,
-                request.body,
-                request.operation_id,
-                status,
-            )
-        if route is not None and payload is not None:
+        if route is not None and payload is not None and not (fault and fault.drop):
             problems = check_response(route, status, payload)
             with fake._lock:
                 fake.response_violations.extend(
                     Violation(method, self.path, route.operation_id, p) for p in problems
                 )
+        if fault is not None:
+            fault.fired.set()
+            if fault.until is not None:
+                fault.until.wait(30)
+            elif fault.delay:
+                time.sleep(fault.delay)
+        dropped = fault is not None and fault.drop
+        with fake._lock:
+            fake.requests[index] = dataclasses.replace(
+                request, status=status, answered=time.monotonic(), dropped=dropped
+            )
+        if dropped:
+            self._reset()
+            return
         with contextlib.suppress(OSError):  # the client gave up waiting
             self._send(fake, status, payload, extra)
+
+    def _reset(self) -> None:
+        """Close the connection with a TCP reset, without a word."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def _answer(
         self,
@@ -2106,11 +2255,12 @@ class _Handler(BaseHTTPRequestHandler):
         route: _Route | None,
         params: dict[str, str],
         request: RecordedRequest,
-    ) -> Answer:
+    ) -> tuple[Answer, _Fault | None]:
+        """The answer, and the fault that struck the request if one did."""
         if route is None:
             message = f"no operation in GitHub's OpenAPI description for {method} {path}"
             fake.violations.append(Violation(method, self.path, None, message))
-            return 400, {"message": message, "documentation_url": DOCS, "status": "400"}, {}
+            return (400, {"message": message, "documentation_url": DOCS, "status": "400"}, {}), None
         problems = check_request(route, params, query, body)
         if isinstance(body, str):
             problems.append("the request body is not JSON")
@@ -2120,19 +2270,26 @@ class _Handler(BaseHTTPRequestHandler):
                     Violation(method, self.path, route.operation_id, p) for p in problems
                 )
             message = "; ".join(problems)
-            return 400, {"message": message, "documentation_url": DOCS, "status": "400"}, {}
-        with fake._lock:
-            for fault in fake._faults:
-                if fault.method == method and fault.pattern.search(self.path) and fault.times > 0:
-                    fault.times -= 1
-                    payload = fault.body
-                    if payload is None:
-                        payload = {
-                            "message": f"fake fault {fault.status}",
-                            "status": str(fault.status),
-                        }
-                        payload["documentation_url"] = DOCS
-                    return fault.status, payload, dict(fault.headers)
+            return (400, {"message": message, "documentation_url": DOCS, "status": "400"}, {}), None
+        fault = fake._take_fault(method, self.path)
+        if fault is not None and not fault.after:
+            return fault.answer(), fault  # refused (or dropped) before anything was done
+        answer = self._carry_out(fake, method, path, query, body, route, params, request)
+        if fault is not None and fault.status is not None:
+            answer = fault.answer()
+        return answer, fault
+
+    def _carry_out(
+        self,
+        fake: FakeGitHub,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        route: _Route,
+        params: dict[str, str],
+        request: RecordedRequest,
+    ) -> Answer:
         handler = _HANDLERS.get(route.operation_id)
         try:
             login, installation_id = self._authenticate(fake, route.operation_id, request)
@@ -2201,17 +2358,24 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             fake.rate_limit_remaining = max(fake.rate_limit_remaining - 1, 0)
             remaining = fake.rate_limit_remaining
+        standard = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Length": str(len(data)),
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+            "X-GitHub-Request-Id": secrets.token_hex(8).upper(),
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Used": str(5000 - remaining),
+            "X-RateLimit-Resource": "core",
+        }
+        # An answer's own headers replace the standard ones (a rate limit's remaining 0).
+        own = {name.lower() for name in headers}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
-        self.send_header("X-GitHub-Request-Id", secrets.token_hex(8).upper())
-        self.send_header("X-RateLimit-Limit", "5000")
-        self.send_header("X-RateLimit-Remaining", str(remaining))
-        self.send_header("X-RateLimit-Reset", str(int(time.time()) + 3600))
-        self.send_header("X-RateLimit-Used", str(5000 - remaining))
-        self.send_header("X-RateLimit-Resource", "core")
+        for name, value in standard.items():
+            if name.lower() not in own:
+                self.send_header(name, value)
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()

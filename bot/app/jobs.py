@@ -4,6 +4,15 @@ Authenticates as the App (JWT), exchanges that for an installation token
 (cached until a minute before it expires), reads the PR with `Publisher`,
 reviews it, and posts unless a newer push cancelled the job meanwhile.
 Failures are logged, never raised: a worker must outlive any one review.
+
+When GitHub fails: PyGithub retries 5xx answers, lost connections and rate
+limits (`bot.github.ratelimit.GitHubRetry`, up to a minute's wait); writes are
+paced per installation across all jobs (`bot.github.pacing`); a 401 fetches a
+new token once; a 404 drops the job; a POST that failed in a way that leaves
+unknown whether GitHub carried it out (5xx, connection lost) runs the review
+once more, which finds what was posted by its fingerprints and posts only the
+rest; a longer rate limit ends the job `rate-limited`, with the time to run it
+again.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import requests
 from github import Auth, Github, GithubException, GithubIntegration
+from urllib3 import Retry
 
 from bot.app.logs import job_context
 from bot.app.metrics import AppMetrics, count_github_calls
@@ -23,7 +34,9 @@ from bot.app.queue import Job
 from bot.app.settings import AppSettings
 from bot.github.access import has_write_access
 from bot.github.commands import Command
+from bot.github.pacing import WritePacer
 from bot.github.publisher import LoadedPullRequest, Publisher
+from bot.github.ratelimit import GitHubRetry, RateLimitedError
 from bot.github.replies import (
     FAILED,
     RATE_LIMITED,
@@ -33,17 +46,61 @@ from bot.github.replies import (
 )
 from bot.github.run import review_pull_request, team_note_set
 from bot.llm.breaker import CircuitBreaker
+from bot.llm.budget import HourlyTokenBudget
 from bot.llm.cache import MemoryCache
 from bot.llm.protocol import ChatClient
 from bot.llm.review import LLMReviewer
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import counter_for
 
-__all__ = ["ReviewRunner"]
+__all__ = ["Outcome", "ReviewRunner"]
 
 log = logging.getLogger("twelve_review.jobs")
 
 _TOKEN_MARGIN = dt.timedelta(minutes=1)
+_WRITE_INTERVAL = 1.0  # seconds between one installation's writes, as GitHub asks
+# Lost on the way: the request may or may not have been carried out.
+_UNREACHABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError)
+
+
+def _default_retry() -> GitHubRetry:
+    # 5 retries, 1 s doubling (+ jitter) from the second: 15 s of a failing GitHub, then give up.
+    return GitHubRetry(total=5, backoff_factor=0.5, backoff_jitter=0.5, max_wait=60.0)
+
+
+def _posts_retried(retry: object) -> object:
+    """The retry for the App's own calls: its POSTs (installation tokens) are retried
+    like reads, as a token made twice is harmless."""
+    if isinstance(retry, Retry) and retry.allowed_methods:
+        return retry.new(allowed_methods=frozenset(retry.allowed_methods) | {"POST"})
+    return retry
+
+
+def _unavailable(exc: Exception) -> bool:
+    """GitHub failed on its side or could not be reached (after the transport's retries)."""
+    if isinstance(exc, GithubException):
+        return exc.status >= 500
+    return isinstance(exc, _UNREACHABLE)
+
+
+class Outcome(str):
+    """What became of a job: "published", "unchanged", "superseded", "moved-on",
+    "replied", "refused", "throttled" (a command too soon after the last),
+    "gone" (404), "unavailable" (GitHub failing or unreachable), "rate-limited",
+    or "failed". A plain string for logs and metrics; a "rate-limited" one also
+    says when to run the job again: `retry_at` (UTC) and `retry_in` (seconds).
+    """
+
+    retry_at: dt.datetime | None
+    retry_in: float | None
+
+    def __new__(
+        cls, value: str, retry_at: dt.datetime | None = None, retry_in: float | None = None
+    ) -> Outcome:
+        outcome = super().__new__(cls, value)
+        outcome.retry_at = retry_at
+        outcome.retry_in = retry_in
+        return outcome
 
 
 def _utcnow() -> dt.datetime:
@@ -51,10 +108,12 @@ def _utcnow() -> dt.datetime:
 
 
 class ReviewRunner:
-    """Callable on a `Job`; thread-safe, shared by every worker.
+    """Callable on a `Job`, returning its `Outcome`; thread-safe, shared by every worker.
 
     `client_options` go to PyGithub's `GithubIntegration` and `Github` (e.g.
-    `retry=None`, `seconds_between_writes=None` in tests).
+    `retry=None` in tests; by default a `GitHubRetry`). `seconds_between_writes`
+    (default 1.0, None for none) is not PyGithub's per-client pause here: the
+    runner spaces the writes of each installation by it across all its jobs.
     """
 
     def __init__(
@@ -79,7 +138,13 @@ class ReviewRunner:
         self._llm_breaker = CircuitBreaker(
             self._llm_settings.breaker_failures, self._llm_settings.breaker_cooldown
         )
+        # Shared as well: each installation's model tokens over a sliding hour.
+        self._llm_budget = HourlyTokenBudget.from_settings(self._llm_settings)
         self._options = dict(client_options or {})
+        self._options.setdefault("retry", _default_retry())
+        interval = self._options.pop("seconds_between_writes", _WRITE_INTERVAL)
+        self._pacer = WritePacer(interval or 0.0)
+        self._options["seconds_between_writes"] = None  # the pacer's job, per installation
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[int, tuple[str, dt.datetime]] = {}
@@ -89,26 +154,40 @@ class ReviewRunner:
         self._integration = GithubIntegration(
             auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
             base_url=settings.github_api_url,
-            **self._options,
+            **(self._options | {"retry": _posts_retried(self._options["retry"])}),
         )
 
-    def __call__(self, job: Job) -> None:
+    def __call__(self, job: Job) -> Outcome:
+        """Run the job and say what became of it; never raises. A "rate-limited"
+        outcome carries `retry_at`/`retry_in`: the queue may run the job again then."""
         fields = job.log_fields()
         started = time.monotonic()
-        outcome = "failed"
+        outcome = Outcome("failed")
         try:
             with job_context(fields):
-                outcome = self._run_refreshing_once(job, fields)
+                outcome = Outcome(self._run_refreshing_once(job, fields))
+        except RateLimitedError as exc:
+            outcome = Outcome("rate-limited", exc.reset_at, exc.wait)
+            log.warning(
+                "rate-limited: GitHub answered %s until %s; given up, to run again then",
+                exc.status,
+                exc.reset_at.isoformat(timespec="seconds"),
+                extra=fields,
+            )
         except GithubException as exc:
             if exc.status == 404:  # the PR or the repository is gone: nothing left to review
-                outcome = "gone"
+                outcome = Outcome("gone")
                 log.info(
                     "dropped: GitHub answered 404 (pull request or repository gone)", extra=fields
                 )
             else:
+                outcome = Outcome("unavailable" if _unavailable(exc) else "failed")
                 log.error(
                     "review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields
                 )
+        except _UNREACHABLE:
+            outcome = Outcome("unavailable")
+            log.error("review failed: GitHub could not be reached", exc_info=True, extra=fields)
         except Exception:
             log.exception("review failed", extra=fields)
         seconds = time.monotonic() - started
@@ -116,6 +195,7 @@ class ReviewRunner:
         if self._metrics is not None:
             self._metrics.reviews.labels(outcome).inc()
             self._metrics.review_seconds.observe(seconds)
+        return outcome
 
     def _run_refreshing_once(self, job: Job, fields: dict[str, object]) -> str:
         """Run the job; on 401 (a revoked or expired installation token) fetch a new
@@ -169,11 +249,16 @@ class ReviewRunner:
         wait = self._rate_limited(job)
         if wait:
             pull.create_issue_comment(RATE_LIMITED.format(seconds=wait))
-            return "rate-limited"
+            return "throttled"
         try:
             outcome = self._review(
                 github, job, fields, only_factors=command.factors, full=command.full
             )
+        except RateLimitedError:
+            # No "failed" reply (it would meet the same limit), and no throttling
+            # of the run that comes back for this command once the limit lifts.
+            self._forget_command(job)
+            raise
         except Exception:
             pull.create_issue_comment(FAILED)
             raise
@@ -200,6 +285,10 @@ class ReviewRunner:
             self._last_command[key] = now
             return 0
 
+    def _forget_command(self, job: Job) -> None:
+        with self._lock:
+            self._last_command.pop((job.repo_full_name.lower(), job.number), None)
+
     def _review(
         self,
         github: Github,
@@ -208,12 +297,34 @@ class ReviewRunner:
         only_factors: frozenset[int] = frozenset(),
         full: bool = False,
     ) -> str:
+        """Review and publish; once more if GitHub failed on the way (see the module
+        docstring): a POST is never resent blindly, the second run reads first."""
+        try:
+            return self._review_once(github, job, fields, only_factors, full)
+        except Exception as exc:
+            if not _unavailable(exc):
+                raise
+            log.warning(
+                "GitHub failed mid-review (%s): reviewing once more, posting only what is missing",
+                exc.status if isinstance(exc, GithubException) else type(exc).__name__,
+                extra=fields,
+            )
+            return self._review_once(github, job, fields, only_factors, full)
+
+    def _review_once(
+        self,
+        github: Github,
+        job: Job,
+        fields: dict[str, object],
+        only_factors: frozenset[int],
+        full: bool,
+    ) -> str:
         publisher = Publisher(github, self.bot_login(), self._settings.max_comments)
         run = review_pull_request(
             publisher,
             job.repo_full_name,
             job.number,
-            llm=lambda loaded: self._llm_reviewer(publisher, loaded),
+            llm=lambda loaded: self._llm_reviewer(publisher, loaded, job.installation_id),
             expected_head=job.head_sha,
             full=full,
             only_factors=only_factors,
@@ -243,7 +354,9 @@ class ReviewRunner:
         )
         return "published"
 
-    def _llm_reviewer(self, publisher: Publisher, loaded: LoadedPullRequest) -> LLMReviewer | None:
+    def _llm_reviewer(
+        self, publisher: Publisher, loaded: LoadedPullRequest, installation_id: int
+    ) -> LLMReviewer | None:
         settings = self._llm_settings
         if not settings.enabled:
             return None
@@ -259,6 +372,8 @@ class ReviewRunner:
             counter_for(settings.model),
             self._llm_cache,
             breaker=self._llm_breaker,
+            budget=self._llm_budget,
+            budget_key=installation_id,
         )
 
     def installation_token(self, installation_id: int) -> str:
@@ -273,6 +388,7 @@ class ReviewRunner:
             expires = expires.replace(tzinfo=dt.UTC)
         with self._lock:
             self._tokens[installation_id] = (grant.token, expires)
+        self._pacer.track(grant.token, installation_id, expires.timestamp())
         return grant.token
 
     def bot_login(self) -> str:
