@@ -73,3 +73,40 @@ def test_app_review_with_llm_uses_base_branch_notes(
     assert "LLM small-test-model: 1 request" in summary["body"]
     assert fake_github.violations == []
     assert fake_github.crashes == []
+
+
+def test_the_runner_spends_each_installations_hourly_budget_across_jobs(
+    fake_github: FakeGitHub, fake_openai: FakeOpenAI
+) -> None:
+    """The budget is the runner's, shared by its jobs: a second PR of the same
+    installation, within the hour, is reviewed on rules alone and says why."""
+    repo = fake_github.add_repo(REPO, BASE)
+    first = fake_github.add_pull(repo, BASE, HEAD)
+    second = fake_github.add_pull(repo, BASE, {**HEAD, "app/other.py": "import os\n"})
+    # the first review is billed 999,000 prompt tokens: what is left of the hour is
+    # less than the second review's worst case (its prompt plus max_output_tokens)
+    fake_openai.script(answer({"findings": []}, prompt_tokens=999_000), answer({"findings": []}))
+    llm = LLMSettings(
+        base_url=fake_openai.base_url,
+        model="small-test-model",
+        retry_seconds=3,
+        installation_tokens_per_hour=1_000_000,
+    )
+    runner = review_runner(app_settings(fake_github, "s3cret"), llm_settings=llm)
+    for n, pull in enumerate((first, second)):
+        runner(
+            Job(
+                delivery_id=f"d-{n}",
+                event="pull_request",
+                action="opened",
+                repo_full_name=REPO,
+                number=pull.number,
+                head_sha=pull.head_sha,
+                installation_id=fake_github.installation_id,
+            )
+        )
+    assert len(fake_openai.requests) == 1  # the second review's request was never sent
+    (summary,) = fake_github.issue_comments(second)
+    assert "hourly-budget" in summary["body"]
+    (first_summary,) = fake_github.issue_comments(first)
+    assert "hourly-budget" not in first_summary["body"]
