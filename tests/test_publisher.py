@@ -232,3 +232,23 @@ def test_without_the_setting_an_error_only_comments(fake_github: FakeGitHub) -> 
     assert [r["state"] for r in fake_github.reviews(pull)] == ["COMMENTED"]
     assert fake_github.calls("pulls/list-reviews") == []  # not even read
     _clean(fake_github)
+
+
+def test_a_file_whose_diff_cannot_be_parsed_is_listed_and_the_rest_reviewed(
+    fake_github: FakeGitHub,
+) -> None:
+    """A line break in a file name (git allows it) breaks the diff's header: that one
+    file is named as not reviewed, and the key leaked beside it is still reported."""
+    fake_github.add_repo(REPO, BASE)
+    odd = "app/odd\nname.py"
+    pull = fake_github.add_pull(REPO, BASE, {**HEAD, odd: "print('hi')\n"})
+    outcome, _ = _run(fake_github, pull.number)
+    assert outcome.review_posted
+    assert {c["path"] for c in fake_github.review_comments(pull)} == {
+        "app/log.py",
+        "app/settings.py",
+    }
+    (summary,) = fake_github.issue_comments(pull)
+    assert "its diff could not be read" in summary["body"]
+    assert "app/odd\nname.py" not in summary["body"]  # kept on one line, in one code span
+    _clean(fake_github)

@@ -23,7 +23,7 @@ from github.PullRequestReview import PullRequestReview
 from github.Repository import Repository
 
 from bot.config import CONFIG_PATH, RepoConfig, parse_config
-from bot.diff import ChangedFile, parse_diff
+from bot.diff import ChangedFile, DiffError, parse_diff
 from bot.engine import ReviewResult, SkippedFile
 from bot.findings import Severity
 from bot.publish.markers import (
@@ -107,7 +107,11 @@ class Publisher:
                 not_patchable.append(SkippedFile(item.filename, "too-large"))
                 continue
             text = _diff_text(item.filename, item.previous_filename, item.status, item.patch)
-            files += parse_diff(text)
+            try:
+                files += parse_diff(text)
+            except DiffError:  # e.g. a line break in a file name: say so, review the rest
+                log.warning("a file's patch could not be parsed", extra={"path": item.filename})
+                not_patchable.append(SkippedFile(item.filename, "unparsable"))
         summary, state = self._summary(pr)
         return LoadedPullRequest(
             repo=repo,

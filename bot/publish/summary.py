@@ -36,6 +36,7 @@ _SKIP_REASONS = {
     "example": "example or template",
     "unrecognised": "no rule reads this file type",
     "too-large": "too large for GitHub to show a diff",
+    "unparsable": "its diff could not be read (an unusual file name or patch)",
 }
 # A later push sends the model only the files it changes: say how to get the rest.
 HOURLY_BUDGET_NOTE = (
