@@ -43,7 +43,7 @@ _CLASSIFY_SAMPLE = 8192
 @dataclass(frozen=True, slots=True)
 class SkippedFile:
     path: str
-    reason: str  # deleted | binary | excluded | test | docs | example | unrecognised
+    reason: str  # deleted | binary | excluded | test | docs | example | unrecognised | over-limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,9 @@ class ReviewResult:
     reviewed: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     llm: LLMReport = field(default_factory=lambda: LLMReport(status="off"))
+    # Some changed files were left unread (a size limit): what was open in them
+    # before stays open, and the run claims nothing resolved.
+    partial: bool = False
 
     def counts_by_severity(self) -> dict[str, int]:
         counts = Counter(f.severity.value for f in self.findings)

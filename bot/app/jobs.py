@@ -44,7 +44,7 @@ from bot.github.replies import (
     explain_reply,
     help_reply,
 )
-from bot.github.run import review_pull_request, team_note_set
+from bot.github.run import SizeLimits, review_pull_request, team_note_set
 from bot.llm.breaker import CircuitBreaker
 from bot.llm.budget import HourlyTokenBudget
 from bot.llm.cache import MemoryCache
@@ -328,6 +328,7 @@ class ReviewRunner:
             expected_head=job.head_sha,
             full=full,
             only_factors=only_factors,
+            limits=SizeLimits(self._settings.max_files, self._settings.max_lines),
         )
         if run.status == "moved-on":
             log.info("skipped: the PR head moved on since this delivery", extra=fields)

@@ -48,6 +48,9 @@ class AppSettings(BaseSettings):
     webhook_path: str = Field(default="/webhook", validation_alias="TWELVE_REVIEW_WEBHOOK_PATH")
     workers: int = Field(default=2, validation_alias="TWELVE_REVIEW_WORKERS", ge=1, le=64)
     max_comments: int = Field(default=25, validation_alias="TWELVE_REVIEW_MAX_COMMENTS", ge=0)
+    # How much of one PR a review reads; the rest is listed in the summary as not reviewed.
+    max_files: int = Field(default=1000, validation_alias="TWELVE_REVIEW_MAX_FILES", ge=1)
+    max_lines: int = Field(default=50_000, validation_alias="TWELVE_REVIEW_MAX_LINES", ge=1)
     command_interval: int = Field(
         default=60, validation_alias="TWELVE_REVIEW_COMMAND_INTERVAL", ge=0
     )  # seconds between /twelve-review runs on one PR

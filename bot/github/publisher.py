@@ -225,6 +225,7 @@ class Publisher:
                 skipped=[*result.skipped, *loaded.not_patchable],
                 llm=result.llm,
                 resolved=resolved,
+                still_open=_unchecked(loaded.state, result),
             )
         )
 
@@ -339,8 +340,17 @@ def _resolved(state: SummaryState | None, result: ReviewResult) -> tuple[frozens
     count resolved over the PR's life with them."""
     if state is None:
         return frozenset(), 0
+    if result.partial:  # files went unread: their findings are not known to be fixed
+        return frozenset(), state.resolved
     fixed = state.open_fingerprints - {f.fingerprint for f in result.findings}
     return fixed, state.resolved + len(fixed)
+
+
+def _unchecked(state: SummaryState | None, result: ReviewResult) -> frozenset[str]:
+    """What was open before and a partial run could not check: it stays open."""
+    if state is None or not result.partial:
+        return frozenset()
+    return state.open_fingerprints - {f.fingerprint for f in result.findings}
 
 
 def _review_body(comments: int, event: str) -> str:

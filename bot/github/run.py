@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.engine import ReviewResult, review
+from bot.diff import ChangedFile
+from bot.engine import ReviewResult, SkippedFile, review
 from bot.github.publisher import LoadedPullRequest, Publisher
 from bot.llm.review import LLMReviewer
 from bot.notes import NotesError, NoteSet, load_notes
 
-__all__ = ["LLMFactory", "PullRequestRun", "review_pull_request", "team_note_set"]
+__all__ = ["LLMFactory", "PullRequestRun", "SizeLimits", "review_pull_request", "team_note_set"]
 
 log = logging.getLogger("twelve_review.github")
 
@@ -44,6 +45,34 @@ def _no_llm(_: LoadedPullRequest) -> LLMReviewer | None:
     return None
 
 
+@dataclass(frozen=True)
+class SizeLimits:
+    """How much of one pull request a review reads: changed files, and lines added
+    over all of them. Files past either limit are listed as not reviewed."""
+
+    files: int
+    lines: int
+
+
+def _within(
+    files: list[ChangedFile], limits: SizeLimits | None
+) -> tuple[list[ChangedFile], list[ChangedFile]]:
+    """The files a review reads, in GitHub's order, and those past the limits."""
+    if limits is None:
+        return files, []
+    kept: list[ChangedFile] = []
+    over: list[ChangedFile] = []
+    lines = 0
+    for changed in files:
+        added = sum(1 for _ in changed.added_lines)
+        if len(kept) < limits.files and lines + added <= limits.lines:
+            kept.append(changed)
+            lines += added
+        else:
+            over.append(changed)
+    return kept, over
+
+
 def review_pull_request(
     publisher: Publisher,
     full_name: str,
@@ -53,6 +82,7 @@ def review_pull_request(
     expected_head: str = "",
     full: bool = False,
     only_factors: frozenset[int] = frozenset(),
+    limits: SizeLimits | None = None,
 ) -> PullRequestRun:
     loaded = publisher.load(full_name, number)
     if expected_head and loaded.head_sha != expected_head:
@@ -62,13 +92,18 @@ def review_pull_request(
     # last review, unless `full` was asked for or the history was rewritten.
     changed = None if full else publisher.changed_since_review(loaded)
     state = loaded.state
+    files, over = _within(loaded.files, limits)
     result = review(
-        loaded.files,
+        files,
         loaded.config,
         llm=llm(loaded),
         llm_paths=changed,
         earlier_llm=state.model_findings if state is not None else (),
     )
+    if over:
+        log.warning("size limit: %d changed file(s) not reviewed", len(over))
+        result.skipped += [SkippedFile(f.path, "over-limit") for f in over]
+        result.partial = True
     if only_factors:
         # `factors=...`: say nothing new outside them, and keep what was open there
         # before (this run does not claim it resolved).

@@ -37,6 +37,7 @@ _SKIP_REASONS = {
     "unrecognised": "no rule reads this file type",
     "too-large": "too large for GitHub to show a diff",
     "unparsable": "its diff could not be read (an unusual file name or patch)",
+    "over-limit": "past the size limit of one review (files or added lines)",
 }
 # A later push sends the model only the files it changes: say how to get the rest.
 HOURLY_BUDGET_NOTE = (
@@ -55,6 +56,8 @@ class SummaryInput:
     llm: LLMReport = field(default_factory=lambda: LLMReport(status="off"))
     resolved: int = 0  # findings later pushes fixed, over the PR's life
     max_listed: int = 50
+    # open before, in files this run did not read: kept open in the state
+    still_open: frozenset[str] = frozenset()
 
 
 def render_summary(data: SummaryInput) -> str:
@@ -95,7 +98,7 @@ def render_summary(data: SummaryInput) -> str:
         lines += ["", f"{data.resolved} earlier {plural} resolved by later commits."]
     state = SummaryState(
         data.head_sha,
-        frozenset(f.fingerprint for f in findings),
+        frozenset(f.fingerprint for f in findings) | data.still_open,
         tuple(f for f in findings if f.source == "llm"),
         data.resolved,
     )
