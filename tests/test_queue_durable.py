@@ -310,3 +310,20 @@ def test_a_full_store_is_refused(stores: StoreFactory) -> None:
     assert web.submit(job("b", number=2)) is Submitted.QUEUED
     assert web.submit(job("c", number=3)) is Submitted.REJECTED
     web.stop(0)
+
+
+def test_a_job_whose_process_keeps_dying_is_dropped_after_max_attempts(
+    stores: StoreFactory,
+) -> None:
+    store = stores()
+    store.submit("poison", "octo/repo#1#0", "tok", encode_job(job("poison"), "tok"), 100)
+    for _ in range(2):  # two processes die running it
+        assert store.claim(lease=0.05) is not None
+        time.sleep(0.1)
+        assert store.recover() == 1
+    runner = Recorder()
+    alive = queue(stores(), runner, max_attempts=2)
+    assert alive.join(10)
+    alive.stop(1)
+    assert runner.ran == []  # a third process is not taken down with it
+    assert store.pending() == 0 and store.claimed() == 0

@@ -169,3 +169,18 @@ def test_the_sqlite_queue_survives_the_process(tmp_path: Path) -> None:
     assert second.recover() == 1
     first_out = second.claim(30)
     assert first_out is not None and first_out.data == b"kept"
+
+
+def test_a_claim_counts_the_processes_that_died_holding_it(store: JobStore) -> None:
+    submit(store, "poison")
+    for died in range(3):
+        claim = store.claim(lease=0.05)
+        assert claim is not None and claim.attempts == died
+        time.sleep(0.1)  # its process died: no ack, no renewal
+        assert store.recover() == 1
+    claim = store.claim(30)
+    assert claim is not None and claim.attempts == 3
+    store.ack(claim.id)
+    submit(store, "fresh", key="o/r#2#0")  # an acked job's count does not linger
+    fresh = store.claim(30)
+    assert fresh is not None and fresh.attempts == 0

@@ -123,6 +123,7 @@ class DurableQueue:
         lease_seconds: float = 60.0,
         max_pending: int = 1000,
         poll_seconds: float = 0.2,
+        max_attempts: int = 3,
     ) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 or more")
@@ -132,6 +133,7 @@ class DurableQueue:
         self._lease = lease_seconds
         self._max_pending = max_pending
         self._poll = poll_seconds
+        self._max_attempts = max_attempts
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._cond = threading.Condition()
         self._running: dict[int, _Running] = {}  # by worker thread id
@@ -302,6 +304,16 @@ class DurableQueue:
                 self._store.ack(claim.id)
                 continue
             key = job.key_text
+            if claim.attempts >= self._max_attempts:
+                # Its process died every time it ran (out of memory, say): one more
+                # try would take the next process down too.
+                log.error(
+                    "dropped: the process running this job stopped %d times",
+                    claim.attempts,
+                    extra=job.log_fields(),
+                )
+                self._store.ack(claim.id)
+                continue
             if self._store.newest(key) != token:
                 log.info(
                     "skipped: a newer job for this pull request is queued", extra=job.log_fields()
@@ -360,4 +372,5 @@ def durable_queue(settings: AppSettings, runner: Runner, workers: int) -> Durabl
         workers,
         lease_seconds=settings.job_lease,
         max_pending=settings.max_pending,
+        max_attempts=settings.max_attempts,
     )

@@ -65,6 +65,9 @@ class AppSettings(BaseSettings):
     job_lease: float = Field(
         default=60.0, validation_alias="TWELVE_REVIEW_JOB_LEASE", gt=0
     )  # seconds a dead process keeps its jobs before another takes them
+    max_attempts: int = Field(
+        default=3, validation_alias="TWELVE_REVIEW_MAX_ATTEMPTS", ge=1
+    )  # times a job's process may die while running it before the job is dropped
     shutdown_grace: float = Field(
         default=25.0, validation_alias="TWELVE_REVIEW_SHUTDOWN_GRACE", ge=0
     )  # seconds a running review gets on SIGTERM before it goes back to the queue

@@ -38,10 +38,12 @@ _SEEN_SECONDS = 3 * 24 * 3600
 
 @dataclass(frozen=True)
 class Claim:
-    """A job taken from the queue, held under a lease until acked or released."""
+    """A job taken from the queue, held under a lease until acked or released.
+    `attempts`: how many times before a process died while holding it."""
 
     id: str
     data: bytes
+    attempts: int = 0
 
 
 class JobStore(Protocol):
@@ -75,8 +77,8 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
 
     table_claim = (
         "create table if not exists claim (id integer primary key autoincrement,"
-        " queue text not null,"
-        " data blob not null, expires real not null)"
+        " queue text not null, data blob not null, expires real not null,"
+        " attempts integer not null default 0)"
     )
     table_lock = (
         "create table if not exists pr_lock (queue text not null, key text not null,"
@@ -132,20 +134,22 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
             return None  # the common idle case, without the exclusive lock
         with self.db(commit=True) as curs:
+            # a recovered job's priority is its count of attempts: it sorts first
             curs.execute(
-                "select id, data from task where queue = ? order by priority desc, id limit 1",
+                "select id, data, priority from task where queue = ?"
+                " order by priority desc, id limit 1",
                 (self.name,),
             )
             row = curs.fetchone()
             if row is None:
                 return None
-            task_id, data = row
+            task_id, data, attempts = row
             curs.execute("delete from task where id = ?", (task_id,))
             curs.execute(
-                "insert into claim (queue, data, expires) values (?, ?, ?)",
-                (self.name, data, time.time() + lease),
+                "insert into claim (queue, data, expires, attempts) values (?, ?, ?, ?)",
+                (self.name, data, time.time() + lease, int(attempts)),
             )
-            return Claim(str(curs.lastrowid), bytes(data))
+            return Claim(str(curs.lastrowid), bytes(data), int(attempts))
 
     def ack(self, claim_id: str) -> None:
         self.sql("delete from claim where id = ?", (int(claim_id),), commit=True)
@@ -181,15 +185,16 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         now = time.time()
         with self.db(commit=True) as curs:
             curs.execute(
-                "select id, data from claim where queue = ? and expires < ? order by id",
+                "select id, data, attempts from claim where queue = ? and expires < ? order by id",
                 (self.name, now),
             )
-            rows: Sequence[tuple[int, bytes]] = curs.fetchall()
-            for claim_id, data in rows:
+            rows: Sequence[tuple[int, bytes, int]] = curs.fetchall()
+            for claim_id, data, attempts in rows:
                 curs.execute("delete from claim where id = ?", (claim_id,))
-                # priority 1 sorts first: a job interrupted once should not wait again
+                # priority = attempts (1 or more): an interrupted job does not wait again
                 curs.execute(
-                    "insert into task (queue, data, priority) values (?, ?, 1)", (self.name, data)
+                    "insert into task (queue, data, priority) values (?, ?, ?)",
+                    (self.name, data, attempts + 1),
                 )
             return len(rows)
 
@@ -267,7 +272,7 @@ if not data then return false end
 local id = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[2], id, data)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), id)
-return {id, data}
+return {id, data, tonumber(redis.call('HGET', KEYS[5], data) or '0')}
 """
 )
 
@@ -296,7 +301,7 @@ _RECOVER = (
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, id in ipairs(ids) do
   local data = redis.call('HGET', KEYS[1], id)
-  if data then redis.call('RPUSH', KEYS[3], data) end
+  if data then redis.call('RPUSH', KEYS[3], data) redis.call('HINCRBY', KEYS[4], data, 1) end
   redis.call('HDEL', KEYS[1], id) redis.call('ZREM', KEYS[2], id)
 end
 return #ids
@@ -313,6 +318,13 @@ end
 return #due
 """
 )
+
+_ACK = """
+local data = redis.call('HGET', KEYS[1], ARGV[1])
+if data then redis.call('HDEL', KEYS[3], data) end
+redis.call('HDEL', KEYS[1], ARGV[1]) redis.call('ZREM', KEYS[2], ARGV[1])
+return 0
+"""
 
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -335,9 +347,11 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
         self._claims = f"{base}.claims"
         self._leases = f"{base}.leases"
         self._sequence = f"{base}.claim-id"
+        self._attempts = f"{base}.attempts"  # job data -> times its process died holding it
         self._prefix = base
         self._submit = self.conn.register_script(_SUBMIT)
         self._claim = self.conn.register_script(_CLAIM)
+        self._ack = self.conn.register_script(_ACK)
         self._release = self.conn.register_script(_RELEASE)
         self._renew = self.conn.register_script(_RENEW)
         self._recover = self.conn.register_script(_RECOVER)
@@ -359,18 +373,15 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
         return "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
 
     def claim(self, lease: float) -> Claim | None:
-        keys = [self.queue_key, self._claims, self._leases, self._sequence]
+        keys = [self.queue_key, self._claims, self._leases, self._sequence, self._attempts]
         got = self._claim(keys=keys, args=[lease])
         if not got:
             return None
-        claim_id, data = got
-        return Claim(str(_text(claim_id)), bytes(data))
+        claim_id, data, attempts = got
+        return Claim(str(_text(claim_id)), bytes(data), int(attempts))
 
     def ack(self, claim_id: str) -> None:
-        pipe = self.conn.pipeline()
-        pipe.hdel(self._claims, claim_id)
-        pipe.zrem(self._leases, claim_id)
-        pipe.execute()
+        self._ack(keys=[self._claims, self._leases, self._attempts], args=[claim_id])
 
     def release(self, claim_id: str, delay: float) -> None:
         keys = [self._claims, self._leases, self.schedule_key]
@@ -386,7 +397,8 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
             self._extend_lock(keys=[self._key("lock", key)], args=[owner, int(lease * 1000)])
 
     def recover(self) -> int:
-        return int(self._recover(keys=[self._claims, self._leases, self.queue_key]))
+        keys = [self._claims, self._leases, self.queue_key, self._attempts]
+        return int(self._recover(keys=keys))
 
     def promote(self) -> int:
         return int(self._promote(keys=[self.schedule_key, self.queue_key]))
