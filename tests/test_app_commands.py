@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from bot.app.queue import JobQueue
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
+from bot.app.store import SqliteJobStore
 from bot.github.replies import RATE_LIMITED, REFUSAL
 from tests.app_helpers import app_settings, command_payload, review_runner
 from tests.fake_github import FakeGitHub, FakePull
@@ -142,3 +143,28 @@ def test_comments_that_are_not_commands_are_ignored(
     with TestClient(app) as client:
         answer = _send(client, _delivery(npm_data, fake_github, pull, "LGTM!", "bob"), "x")
     assert (answer.status_code, answer.json()["reason"]) == (200, "not a command")
+
+
+def test_the_command_interval_and_refusals_hold_across_replicas(
+    fake_github: FakeGitHub, npm_data: Path, tmp_path: Path
+) -> None:
+    """Two App processes sharing one queue store (as replicas share Redis) share the
+    interval and the one refusal: the second replica does not run a second review."""
+    repo = fake_github.add_repo(REPO, BASE, permissions={"alice": "write"})
+    pull = fake_github.add_pull(repo, BASE, HEAD)
+    settings = _settings(fake_github)
+    path = str(tmp_path / "queue.db")
+    replicas = [
+        create_app(settings, review_runner(settings, throttle=SqliteJobStore(path)))
+        for _ in range(2)
+    ]
+    with TestClient(replicas[0]) as first, TestClient(replicas[1]) as second:
+        _send(first, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-1")
+        _send(second, _delivery(npm_data, fake_github, pull, "/twelve-review", "alice"), "r-2")
+        _send(first, _delivery(npm_data, fake_github, pull, "/twelve-review", "mallory"), "m-1")
+        _send(second, _delivery(npm_data, fake_github, pull, "/twelve-review", "mallory"), "m-2")
+    bodies = _bodies(fake_github, pull)
+    assert len(fake_github.reviews(pull)) == 1
+    assert sum(b.startswith(RATE_LIMITED.split("{", 1)[0]) for b in bodies) == 1
+    assert bodies.count(REFUSAL.format(user="mallory")) == 1  # once, not once per replica
+    assert fake_github.violations == []

@@ -184,3 +184,14 @@ def test_a_claim_counts_the_processes_that_died_holding_it(store: JobStore) -> N
     submit(store, "fresh", key="o/r#2#0")  # an acked job's count does not linger
     fresh = store.claim(30)
     assert fresh is not None and fresh.attempts == 0
+
+
+def test_a_held_key_is_free_again_after_its_time_or_when_freed(store: JobStore) -> None:
+    assert store.hold("command:o/r#1", 0.3) == 0
+    left = store.hold("command:o/r#1", 0.3)  # held: how long until free
+    assert 0 < left <= 0.3
+    assert store.hold("command:o/r#2", 0.3) == 0  # another key is its own
+    time.sleep(0.35)
+    assert store.hold("command:o/r#1", 0.3) == 0
+    store.free("command:o/r#1")
+    assert store.hold("command:o/r#1", 0.3) == 0

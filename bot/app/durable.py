@@ -364,10 +364,12 @@ def open_store(settings: AppSettings) -> JobStore:
     return SqliteJobStore(str(settings.queue_path))
 
 
-def durable_queue(settings: AppSettings, runner: Runner, workers: int) -> DurableQueue:
+def durable_queue(
+    settings: AppSettings, runner: Runner, workers: int, store: JobStore | None = None
+) -> DurableQueue:
     """The App's queue as its settings describe it, with `workers` threads here."""
     return DurableQueue(
-        open_store(settings),
+        store if store is not None else open_store(settings),
         runner,
         workers,
         lease_seconds=settings.job_lease,

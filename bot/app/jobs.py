@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from bot.app.logs import job_context
 from bot.app.metrics import AppMetrics, count_github_calls
 from bot.app.queue import Job
 from bot.app.settings import AppSettings
+from bot.app.throttle import MemoryThrottle, Throttle
 from bot.github.access import has_write_access
 from bot.github.commands import Command
 from bot.github.pacing import WritePacer
@@ -58,6 +60,7 @@ __all__ = ["Outcome", "ReviewRunner"]
 log = logging.getLogger("twelve_review.jobs")
 
 _TOKEN_MARGIN = dt.timedelta(minutes=1)
+_REFUSAL_MEMORY = 90 * 24 * 3600.0  # seconds: one polite refusal per person and PR
 _WRITE_INTERVAL = 1.0  # seconds between one installation's writes, as GitHub asks
 # Lost on the way: the request may or may not have been carried out.
 _UNREACHABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError)
@@ -103,6 +106,10 @@ class Outcome(str):
         return outcome
 
 
+def _pull_key(job: Job) -> str:
+    return f"{job.repo_full_name.lower()}#{job.number}"
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -125,8 +132,12 @@ class ReviewRunner:
         llm_settings: LLMSettings | None = None,
         chat_client: ChatClient | None = None,
         metrics: AppMetrics | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._settings = settings
+        # the command interval and one refusal per person: shared by replicas when the
+        # throttle is the queue's store, else this process's memory
+        self._throttle = throttle if throttle is not None else MemoryThrottle(clock)
         self._metrics = metrics
         if metrics is not None:
             count_github_calls(settings.github_api_url, metrics.github_calls)
@@ -148,8 +159,6 @@ class ReviewRunner:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[int, tuple[str, dt.datetime]] = {}
-        self._refused: set[tuple[str, int, str]] = set()  # one polite refusal per person and PR
-        self._last_command: dict[tuple[str, int], dt.datetime] = {}
         self._bot_login: str | None = None
         self._integration = GithubIntegration(
             auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
@@ -266,28 +275,16 @@ class ReviewRunner:
         return outcome
 
     def _first_refusal(self, job: Job) -> bool:
-        key = (job.repo_full_name.lower(), job.number, (job.commenter or "").lower())
-        with self._lock:
-            if key in self._refused:
-                return False
-            self._refused.add(key)
-            return True
+        key = f"refused:{_pull_key(job)}#{(job.commenter or '').lower()}"
+        return self._throttle.hold(key, _REFUSAL_MEMORY) == 0
 
     def _rate_limited(self, job: Job) -> int:
         """Seconds until this PR may run another command review (0: now)."""
-        key = (job.repo_full_name.lower(), job.number)
-        now = self._clock()
-        with self._lock:
-            last = self._last_command.get(key)
-            interval = dt.timedelta(seconds=self._settings.command_interval)
-            if last is not None and now - last < interval:
-                return max(1, int((interval - (now - last)).total_seconds()))
-            self._last_command[key] = now
-            return 0
+        left = self._throttle.hold(f"command:{_pull_key(job)}", self._settings.command_interval)
+        return max(1, math.ceil(left)) if left > 0 else 0
 
     def _forget_command(self, job: Job) -> None:
-        with self._lock:
-            self._last_command.pop((job.repo_full_name.lower(), job.number), None)
+        self._throttle.free(f"command:{_pull_key(job)}")
 
     def _review(
         self,

@@ -21,7 +21,7 @@ from types import FrameType
 
 import uvicorn
 
-from bot.app.durable import DurableQueue, durable_queue
+from bot.app.durable import DurableQueue, durable_queue, open_store
 from bot.app.jobs import ReviewRunner
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
@@ -69,11 +69,17 @@ class _GracefulServer(uvicorn.Server):
             ]
 
 
+def _queue(settings: AppSettings, workers: int) -> tuple[ReviewRunner, DurableQueue]:
+    """The runner and the queue of one process, sharing the queue's store (and so
+    the command interval and refusals with every other process of the App)."""
+    store = open_store(settings)
+    runner = ReviewRunner(settings, throttle=store)
+    return runner, durable_queue(settings, runner, workers, store)
+
+
 def run_server(settings: AppSettings) -> int:
     """`twelve-review serve`: the webhook server on HOST:PORT, until SIGTERM."""
-    runner = ReviewRunner(settings)
-    workers = settings.workers if settings.serve_workers else 0
-    queue = durable_queue(settings, runner, workers)
+    runner, queue = _queue(settings, settings.workers if settings.serve_workers else 0)
     app = create_app(settings, runner, queue=queue, shutdown_grace_seconds=settings.shutdown_grace)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
     _GracefulServer(config, queue, settings.shutdown_grace).run()
@@ -82,7 +88,8 @@ def run_server(settings: AppSettings) -> int:
 
 def run_worker(settings: AppSettings) -> int:
     """`twelve-review worker`: review jobs from the shared queue, until SIGTERM."""
-    queue = durable_queue(settings, ReviewRunner(settings), settings.workers).start()
+    _, queue = _queue(settings, settings.workers)
+    queue.start()
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:

@@ -63,6 +63,8 @@ class JobStore(Protocol):
     def unlock_pull(self, key: str, owner: str) -> None: ...
     def pending(self) -> int: ...
     def claimed(self) -> int: ...
+    def hold(self, key: str, seconds: float) -> float: ...  # a `Throttle`, shared
+    def free(self, key: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -88,7 +90,17 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         "create table if not exists seen (queue text not null, delivery text not null,"
         " at real not null, primary key(queue, delivery))"
     )
-    ddl: ClassVar[list[str]] = [*SqliteStorage.ddl, table_claim, table_lock, table_seen]
+    table_hold = (
+        "create table if not exists hold (queue text not null, key text not null,"
+        " until real not null, primary key(queue, key))"
+    )
+    ddl: ClassVar[list[str]] = [
+        *SqliteStorage.ddl,
+        table_claim,
+        table_lock,
+        table_seen,
+        table_hold,
+    ]
 
     def __init__(self, filename: str, name: str = "twelve-review") -> None:
         # fsync on: a 202 is a promise, and the job must survive a power cut too.
@@ -243,6 +255,22 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
 
     def pending(self) -> int:
         return int(self.queue_size()) + int(self.schedule_size())
+
+    def hold(self, key: str, seconds: float) -> float:
+        now = time.time()
+        with self.db(commit=True) as curs:
+            curs.execute("select until from hold where queue = ? and key = ?", (self.name, key))
+            row = curs.fetchone()
+            if row is not None and row[0] > now:
+                return float(row[0] - now)
+            curs.execute(
+                "insert or replace into hold (queue, key, until) values (?, ?, ?)",
+                (self.name, key, now + seconds),
+            )
+            return 0.0
+
+    def free(self, key: str) -> None:
+        self.sql("delete from hold where queue = ? and key = ?", (self.name, key), commit=True)
 
     def claimed(self) -> int:
         rows = self.sql("select count(*) from claim where queue = ?", (self.name,), results=True)
@@ -417,6 +445,16 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
 
     def pending(self) -> int:
         return int(self.conn.llen(self.queue_key)) + int(self.conn.zcard(self.schedule_key))
+
+    def hold(self, key: str, seconds: float) -> float:
+        name = self._key("hold", key)
+        if self.conn.set(name, "1", nx=True, px=max(1, int(seconds * 1000))):
+            return 0.0
+        left = int(self.conn.pttl(name))
+        return max(left, 1) / 1000  # -1/-2 (gone meanwhile): a moment, then try again
+
+    def free(self, key: str) -> None:
+        self.conn.delete(self._key("hold", key))
 
     def claimed(self) -> int:
         return int(self.conn.hlen(self._claims))
