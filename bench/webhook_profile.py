@@ -59,7 +59,7 @@ STAGES = (
     ("        _answer: its log line, JSONResponse()", "bot/app/server.py", "_answer"),
     ("    send the answer (JSONResponse.__call__)", "starlette/responses.py", "__call__"),
     ("every log line (Logger._log: format + write)", "logging/__init__.py", "_log"),
-    ("  of which JsonFormatter.format", "bot/app/server.py", "format"),
+    ("  of which JsonFormatter.format", "bot/app/logs.py", "format"),
 )
 
 
@@ -117,7 +117,7 @@ def steps(raw: bytes, queue: JobQueue) -> None:
         loads = importlib.import_module("orjson").loads
         step("  orjson.loads instead", lambda: loads(body))
     step("_pull_request_job", lambda: server._pull_request_job(payload, "d", "synchronize"))
-    step("JsonFormatter.format, one record", lambda: server.JsonFormatter().format(record))
+    step("JsonFormatter.format, one record", lambda: logs.JsonFormatter().format(record))
     step("log.info: one JSON line + flush to /dev/null (3-4 a delivery)",
          lambda: log.info("webhook %s", "accepted", extra=fields))  # fmt: skip
     step("JobQueue.submit (new id; logs queued + replaced)", submit)
