@@ -81,7 +81,10 @@ def run_server(settings: AppSettings) -> int:
     """`twelve-review serve`: the webhook server on HOST:PORT, until SIGTERM."""
     runner, queue = _queue(settings, settings.workers if settings.serve_workers else 0)
     app = create_app(settings, runner, queue=queue, shutdown_grace_seconds=settings.shutdown_grace)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    # No access log: the App writes one line per delivery itself, with its outcome.
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
     _GracefulServer(config, queue, settings.shutdown_grace).run()
     return 0
 
