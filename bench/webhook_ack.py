@@ -53,9 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REPO = "acme/shop"
 SECRET = "bench-secret"
 BASE = {"README.md": "shop\n", "app/__init__.py": ""}
-# The App's log lines (bot/app/queue.py, jobs.py) that tell each queued job's fate.
+# The App's log lines (bot/app/durable.py, jobs.py) that tell each queued job's fate.
 QUEUED, RAN = '"message": "queued"', '"message": "job done"'
-GONE = ('"message": "replaced a waiting job', '"message": "skipped: cancelled before it')
+GONE = ('"message": "skipped: a newer job for this pull request is queued"',)
 Row = tuple[int, int, str]  # start ns, end ns, HTTP status (or what went wrong)
 
 
