@@ -403,3 +403,24 @@ def test_hostile_file_names_stay_in_their_code_spans_in_the_summary() -> None:
     # The LLM line names no file: the list below does, each in its span.
     (llm,) = [ln for ln in body.splitlines() if ln.startswith("LLM m:")]
     assert "security-team" not in llm
+
+
+def test_a_summary_too_long_for_github_lists_fewer_and_keeps_its_state() -> None:
+    """Quoted values can make findings long: GitHub would refuse the whole comment
+    (over 65,536 characters), so the lists get shorter, the counts and state stay."""
+    findings = [
+        _finding(n).model_copy(update={"message": f"value {n}: " + "v" * 3000})
+        for n in range(1, 61)
+    ]
+    plan = plan_review(findings, [], set(), max_comments=0)
+    data = SummaryInput(head_sha=HEAD, open_findings=findings, plan=plan)
+    body = render_summary(data)
+    assert len(body) <= 60_000
+    assert "60 warnings" in body
+    assert "more" in body  # the list says it was cut
+    state = summary_state_in(body)
+    assert state is not None and len(state.open_fingerprints) == 60
+    short = [f.model_copy(update={"message": "short"}) for f in findings[:3]]
+    short_plan = plan_review(short, [], set(), max_comments=0)
+    small = render_summary(SummaryInput(head_sha=HEAD, open_findings=short, plan=short_plan))
+    assert small.count("short") == 3  # a summary that fits is not cut

@@ -60,7 +60,21 @@ class SummaryInput:
     still_open: frozenset[str] = frozenset()
 
 
+# GitHub refuses a comment body over 65,536 characters; leave room to spare.
+MAX_SUMMARY_CHARS = 60_000
+
+
 def render_summary(data: SummaryInput) -> str:
+    """The summary comment; its lists are shortened until it fits GitHub's limit
+    (long quoted values, or thousands of skipped files, would overflow it)."""
+    body = _render(data)
+    while len(body) > MAX_SUMMARY_CHARS and data.max_listed > 0:
+        data = replace(data, max_listed=data.max_listed // 2)
+        body = _render(data)
+    return body
+
+
+def _render(data: SummaryInput) -> str:
     findings = data.open_findings
     # The files the LLM left out are listed below, each in its code span, not in this line.
     lines = [TITLE, "", _headline(data), "", llm_line(replace(data.llm, not_reviewed=[]))]
