@@ -3,13 +3,18 @@ parser, after real deliveries and a real review against the fake GitHub."""
 
 from __future__ import annotations
 
+import math
+import socket
+import uuid
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.app.durable import DurableQueue
 from bot.app.metrics import AppMetrics
 from bot.app.server import create_app
+from bot.app.store import RedisJobStore
 from tests.app_helpers import app_settings, deliver, pull_request_payload, review_runner
 from tests.fake_github import FakeGitHub
 from tests.webhooks import example, signed
@@ -75,3 +80,26 @@ def test_metrics_count_deliveries_reviews_findings_and_github_calls(
         == gets
     )
     assert value("twelve_review_github_api_calls_total", method="POST", status="2xx") == posts
+
+
+def test_metrics_answer_while_the_queues_redis_is_away(fake_github: FakeGitHub) -> None:
+    """The queue depth is read from the store; with Redis unreachable the scrape still
+    answers (the depth is NaN, "unknown") and readiness says not ready."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = app_settings(fake_github, "s3cret")
+    store = RedisJobStore(f"redis://127.0.0.1:{port}/0", name=uuid.uuid4().hex)
+    queue = DurableQueue(store, review_runner(settings), 0)
+    app = create_app(settings, review_runner(settings), queue=queue)
+    with TestClient(app) as client:
+        answer = client.get("/metrics")
+        ready = client.get("/readyz")
+    assert answer.status_code == 200 and ready.status_code == 503
+    depth = {
+        s.labels["state"]: s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+        if s.name == "twelve_review_queue_depth"
+    }
+    assert math.isnan(depth["pending"]) and depth["running"] == 0

@@ -9,6 +9,7 @@ GitHub API calls by method and status class.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -85,8 +86,8 @@ class AppMetrics:
         self.deliveries.labels(event or "unknown", OUTCOMES.get(status, str(status))).inc()
 
     def watch_queue(self, pending: Callable[[], int], running: Callable[[], int]) -> None:
-        self.queue_depth.labels("pending").set_function(pending)
-        self.queue_depth.labels("running").set_function(running)
+        self.queue_depth.labels("pending").set_function(_or_nan(pending))
+        self.queue_depth.labels("running").set_function(_or_nan(running))
 
     def review_done(self, result: ReviewResult) -> None:
         for finding in result.findings:
@@ -132,3 +133,16 @@ def count_github_calls(api_url: str, counter: Counter) -> None:
 
         send._twelve_review = True  # type: ignore[attr-defined]
         requests.Session.send = send  # type: ignore[method-assign]
+
+
+def _or_nan(read: Callable[[], int]) -> Callable[[], float]:
+    """`read`, or NaN ("unknown") while it fails: the queue's store (Redis) away for a
+    moment must not fail the whole scrape."""
+
+    def value() -> float:
+        try:
+            return float(read())
+        except Exception:
+            return math.nan
+
+    return value
