@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bot.app.jobs import ReviewRunner
-from bot.app.queue import JobQueue
+from bot.app.queue import Job, JobQueue
 from bot.app.settings import AppSettings, load_settings
 from tests.fake_github import FakeGitHub, FakePull
 from tests.webhooks import example, signed
@@ -33,6 +33,21 @@ def app_settings(fake: FakeGitHub, secret: str) -> AppSettings:
 def review_runner(settings: AppSettings, **options: Any) -> ReviewRunner:
     """A ReviewRunner for the fake; `options` are ReviewRunner's own (clock, llm_settings)."""
     return ReviewRunner(settings, client_options=CLIENT_OPTIONS, **options)
+
+
+def pull_request_job(
+    fake: FakeGitHub, pull: FakePull, delivery: str = "d-1", action: str = "synchronize"
+) -> Job:
+    """The job a `pull_request` delivery for the fake's PR queues, at its current head."""
+    return Job(
+        delivery_id=delivery,
+        event="pull_request",
+        action=action,
+        repo_full_name=pull.repo.full_name,
+        number=pull.number,
+        head_sha=pull.head_sha,
+        installation_id=fake.installation_id,
+    )
 
 
 def pull_request_payload(

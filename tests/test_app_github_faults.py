@@ -14,7 +14,7 @@ import pytest
 from bot.app.logs import configure_logging
 from bot.app.metrics import AppMetrics
 from bot.app.queue import Job
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, pull_request_job, review_runner
 from tests.fake_github import FakeGitHub, FakePull
 
 REPO = "acme/shop"
@@ -33,15 +33,7 @@ def logs() -> Iterator[io.StringIO]:
 
 
 def _job(fake: FakeGitHub, pull: FakePull, delivery: str) -> Job:
-    return Job(
-        delivery_id=delivery,
-        event="pull_request",
-        action="synchronize",
-        repo_full_name=REPO,
-        number=pull.number,
-        head_sha=pull.head_sha,
-        installation_id=fake.installation_id,
-    )
+    return pull_request_job(fake, pull, delivery)
 
 
 def _messages(stream: io.StringIO) -> list[str]:

@@ -4,10 +4,9 @@ left files unread claims nothing it could not check was resolved."""
 
 from __future__ import annotations
 
-from bot.app.queue import Job
 from bot.app.settings import AppSettings
 from bot.publish.markers import summary_state_in
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, pull_request_job, review_runner
 from tests.fake_github import FakeGitHub, FakePull
 
 REPO = "acme/limits"
@@ -20,18 +19,7 @@ HEAD = {
 
 
 def run(fake: FakeGitHub, pull: FakePull, settings: AppSettings, delivery: str) -> str:
-    outcome = review_runner(settings)(
-        Job(
-            delivery_id=delivery,
-            event="pull_request",
-            action="synchronize",
-            repo_full_name=REPO,
-            number=pull.number,
-            head_sha=pull.head_sha,
-            installation_id=fake.installation_id,
-        )
-    )
-    return str(outcome)
+    return str(review_runner(settings)(pull_request_job(fake, pull, delivery)))
 
 
 def summary_of(fake: FakeGitHub, pull: FakePull) -> str:

@@ -7,7 +7,7 @@ import json
 
 from bot.app.queue import Job
 from bot.llm.settings import LLMSettings
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, pull_request_job, review_runner
 from tests.fake_github import FakeGitHub
 from tests.fake_openai import FakeOpenAI, answer
 
@@ -94,17 +94,7 @@ def test_the_runner_spends_each_installations_hourly_budget_across_jobs(
     )
     runner = review_runner(app_settings(fake_github, "s3cret"), llm_settings=llm)
     for n, pull in enumerate((first, second)):
-        runner(
-            Job(
-                delivery_id=f"d-{n}",
-                event="pull_request",
-                action="opened",
-                repo_full_name=REPO,
-                number=pull.number,
-                head_sha=pull.head_sha,
-                installation_id=fake_github.installation_id,
-            )
-        )
+        runner(pull_request_job(fake_github, pull, f"d-{n}", "opened"))
     assert len(fake_openai.requests) == 1  # the second review's request was never sent
     (summary,) = fake_github.issue_comments(second)
     assert "hourly-budget" in summary["body"]

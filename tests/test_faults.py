@@ -22,7 +22,7 @@ from bot.app.queue import Job
 from bot.github.commands import parse_command
 from bot.github.ratelimit import GitHubRetry
 from bot.github.replies import FAILED, RATE_LIMITED
-from tests.app_helpers import app_settings
+from tests.app_helpers import app_settings, pull_request_job
 from tests.fake_github import FakeGitHub, FakePull
 
 REPO = "acme/shop"
@@ -60,15 +60,7 @@ def _setup(fake: FakeGitHub) -> FakePull:
 
 
 def _job(fake: FakeGitHub, pull: FakePull, delivery: str = "d-1") -> Job:
-    return Job(
-        delivery_id=delivery,
-        event="pull_request",
-        action="synchronize",
-        repo_full_name=REPO,
-        number=pull.number,
-        head_sha=pull.head_sha,
-        installation_id=fake.installation_id,
-    )
+    return pull_request_job(fake, pull, delivery)
 
 
 def _statuses(fake: FakeGitHub, operation: str) -> list[int]:
