@@ -5,6 +5,7 @@ owner id, exactly as two processes would), plus leases, retries and shutdown."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -228,14 +229,43 @@ def test_a_runner_asking_to_retry_runs_again_later(stores: StoreFactory) -> None
         ran.append(time.monotonic())
         return Outcome(next(outcomes))
 
-    jobs = DurableQueue(stores(), runner, 1, poll_seconds=0.02).start()
+    jobs = DurableQueue(stores(), runner, 1, poll_seconds=0.02, backoff_seconds=0.1).start()
     jobs.submit(job("limited"))
     deadline = time.monotonic() + 10
     while len(ran) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert jobs.join(10)
     jobs.stop(1)
-    assert len(ran) == 2 and ran[1] - ran[0] >= 0.3
+    assert len(ran) == 2 and ran[1] - ran[0] >= 0.3  # what the runner asked, not less
+
+
+def test_retries_back_off_and_end(stores: StoreFactory) -> None:
+    """A job that keeps asking to run again (GitHub down for hours) waits twice as
+    long each time, and is dropped after `max_retries` more runs."""
+    ran: list[float] = []
+
+    @dataclass
+    class Outcome:
+        retry_in: float | None
+
+    def runner(job: Job) -> Outcome:
+        ran.append(time.monotonic())
+        return Outcome(0.0)
+
+    store = stores()
+    jobs = DurableQueue(
+        store, runner, 1, poll_seconds=0.02, backoff_seconds=0.2, max_retries=3
+    ).start()
+    jobs.submit(job("down"))
+    deadline = time.monotonic() + 15
+    while len(ran) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert jobs.join(10)
+    jobs.stop(1)
+    assert len(ran) == 4  # the first run and three retries, then dropped
+    waits = [b - a for a, b in itertools.pairwise(ran)]
+    assert waits[0] >= 0.2 and waits[1] >= 0.4 and waits[2] >= 0.8
+    assert store.pending() == 0 and store.claimed() == 0
 
 
 def test_stop_lets_a_short_review_finish(stores: StoreFactory) -> None:

@@ -40,6 +40,9 @@ log = logging.getLogger("twelve_review.queue")
 
 # A job whose PR another worker is reviewing waits this long before trying again.
 _BUSY_DELAY = 1.0
+# A job its runner asked to run again (GitHub down, a long rate limit) backs off.
+_BACKOFF_START = 60.0
+_BACKOFF_MAX = 3600.0
 
 
 def encode_job(job: Job, token: str) -> bytes:
@@ -109,6 +112,7 @@ class _Running:
     claim: Claim
     key: str
     owner: str  # of the PR lock: one per claim, so two threads here never share it
+    token: str
 
 
 class DurableQueue:
@@ -124,6 +128,8 @@ class DurableQueue:
         max_pending: int = 1000,
         poll_seconds: float = 0.2,
         max_attempts: int = 3,
+        max_retries: int = 8,
+        backoff_seconds: float = _BACKOFF_START,
     ) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 or more")
@@ -134,6 +140,8 @@ class DurableQueue:
         self._max_pending = max_pending
         self._poll = poll_seconds
         self._max_attempts = max_attempts
+        self._max_retries = max_retries
+        self._backoff = backoff_seconds
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._cond = threading.Condition()
         self._running: dict[int, _Running] = {}  # by worker thread id
@@ -325,7 +333,7 @@ class DurableQueue:
                 self._store.release(claim.id, _BUSY_DELAY)  # another worker reviews this PR
                 continue
             job.superseded = lambda key=key, token=token: self._store.newest(key) != token
-            running = _Running(job, claim, key, owner)
+            running = _Running(job, claim, key, owner, token)
             with self._cond:
                 if self._stopping:  # stop() began while this job was being claimed
                     self._store.release(claim.id, 0.0)
@@ -349,11 +357,22 @@ class DurableQueue:
             return  # stop() released it already: another worker owns it now
         self._store.unlock_pull(running.key, running.owner)  # before the ack: join() waits on acks
         delay = retry_delay(outcome)
-        if delay is not None:
-            log.info("will run again in %.0f s", delay, extra=job.log_fields())
-            self._store.release(claim.id, delay)
-        else:
+        retries = f"retries:{running.token}"
+        if delay is None:
             self._store.ack(claim.id)
+            self._store.delete_counter(retries)
+            return
+        tries = int(self._store.incr(retries))
+        if tries > self._max_retries:
+            log.error("dropped: asked to run again %d times", tries - 1, extra=job.log_fields())
+            self._store.ack(claim.id)
+            self._store.delete_counter(retries)
+            return
+        # Each try waits at least twice the last (a minute, two, four...; an hour at
+        # most), and never less than the runner asked (a rate limit's reset).
+        delay = max(delay, min(self._backoff * 2 ** (tries - 1), _BACKOFF_MAX))
+        log.info("will run again in %.0f s (try %d)", delay, tries, extra=job.log_fields())
+        self._store.release(claim.id, delay)
 
 
 def open_store(settings: AppSettings) -> JobStore:

@@ -61,6 +61,7 @@ log = logging.getLogger("twelve_review.jobs")
 
 _TOKEN_MARGIN = dt.timedelta(minutes=1)
 _REFUSAL_MEMORY = 90 * 24 * 3600.0  # seconds: one polite refusal per person and PR
+_UNAVAILABLE_RETRY = 60.0  # seconds before a job GitHub failed runs again
 _WRITE_INTERVAL = 1.0  # seconds between one installation's writes, as GitHub asks
 # Lost on the way: the request may or may not have been carried out.
 _UNREACHABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError)
@@ -90,8 +91,9 @@ class Outcome(str):
     """What became of a job: "published", "unchanged", "superseded", "moved-on",
     "replied", "refused", "throttled" (a command too soon after the last),
     "gone" (404), "unavailable" (GitHub failing or unreachable), "rate-limited",
-    or "failed". A plain string for logs and metrics; a "rate-limited" one also
-    says when to run the job again: `retry_at` (UTC) and `retry_in` (seconds).
+    or "failed". A plain string for logs and metrics; a "rate-limited" or
+    "unavailable" one also says when to run the job again: `retry_at` (UTC) and
+    `retry_in` (seconds).
     """
 
     retry_at: dt.datetime | None
@@ -190,12 +192,12 @@ class ReviewRunner:
                     "dropped: GitHub answered 404 (pull request or repository gone)", extra=fields
                 )
             else:
-                outcome = Outcome("unavailable" if _unavailable(exc) else "failed")
+                outcome = self._unavailable() if _unavailable(exc) else Outcome("failed")
                 log.error(
                     "review failed: GitHub answered %s", exc.status, exc_info=True, extra=fields
                 )
         except _UNREACHABLE:
-            outcome = Outcome("unavailable")
+            outcome = self._unavailable()
             log.error("review failed: GitHub could not be reached", exc_info=True, extra=fields)
         except Exception:
             log.exception("review failed", extra=fields)
@@ -205,6 +207,12 @@ class ReviewRunner:
             self._metrics.reviews.labels(outcome).inc()
             self._metrics.review_seconds.observe(seconds)
         return outcome
+
+    def _unavailable(self) -> Outcome:
+        """GitHub failing or unreachable past the retries: try the job again later
+        (the queue backs off further on each try, and gives up after a few)."""
+        later = dt.timedelta(seconds=_UNAVAILABLE_RETRY)
+        return Outcome("unavailable", self._clock() + later, _UNAVAILABLE_RETRY)
 
     def _run_refreshing_once(self, job: Job, fields: dict[str, object]) -> str:
         """Run the job; on 401 (a revoked or expired installation token) fetch a new
