@@ -128,6 +128,11 @@ def start(
     return app
 
 
+def _scrape(app: AppProcess) -> str:
+    with urllib.request.urlopen(f"{app.base}/metrics", timeout=5) as answer:
+        return str(answer.read().decode())
+
+
 def a_pull(fake: FakeGitHub, npm_data: Path) -> tuple[FakePull, dict[str, Any]]:
     name = uuid.uuid4().hex[:6]
     repo = fake.add_repo(f"octo/r{name}", BASE)
@@ -211,6 +216,10 @@ def test_kill_9_mid_review_loses_nothing_and_posts_once(
     again = start("serve", env, processes, **lease)  # the same disk, a new process
     _wait(lambda: reviews_posted(fake_github, pull) == 1, 30, "the recovered review")
     time.sleep(1.5)  # a lease more: nothing else is coming
+    # the server's /metrics counts what its own workers did, not only deliveries
+    scraped = _scrape(again)
+    assert 'twelve_review_reviews_total{outcome="published"} 1.0' in scraped
+    assert 'twelve_review_github_api_calls_total{method="POST",status="2xx"}' in scraped
     code, lines = again.stop()
     assert code == 0
     assert reviews_posted(fake_github, pull) == 1

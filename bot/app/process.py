@@ -23,6 +23,7 @@ import uvicorn
 
 from bot.app.durable import DurableQueue, durable_queue, open_store
 from bot.app.jobs import ReviewRunner
+from bot.app.metrics import AppMetrics
 from bot.app.server import create_app
 from bot.app.settings import AppSettings
 
@@ -69,18 +70,28 @@ class _GracefulServer(uvicorn.Server):
             ]
 
 
-def _queue(settings: AppSettings, workers: int) -> tuple[ReviewRunner, DurableQueue]:
+def _queue(
+    settings: AppSettings, workers: int, metrics: AppMetrics | None = None
+) -> tuple[ReviewRunner, DurableQueue]:
     """The runner and the queue of one process, sharing the queue's store (and so
     the command interval and refusals with every other process of the App)."""
     store = open_store(settings)
-    runner = ReviewRunner(settings, throttle=store)
+    runner = ReviewRunner(settings, throttle=store, metrics=metrics)
     return runner, durable_queue(settings, runner, workers, store)
 
 
 def run_server(settings: AppSettings) -> int:
     """`twelve-review serve`: the webhook server on HOST:PORT, until SIGTERM."""
-    runner, queue = _queue(settings, settings.workers if settings.serve_workers else 0)
-    app = create_app(settings, runner, queue=queue, shutdown_grace_seconds=settings.shutdown_grace)
+    metrics = AppMetrics()  # the server's /metrics counts its own reviews too
+    workers = settings.workers if settings.serve_workers else 0
+    runner, queue = _queue(settings, workers, metrics)
+    app = create_app(
+        settings,
+        runner,
+        queue=queue,
+        shutdown_grace_seconds=settings.shutdown_grace,
+        metrics=metrics,
+    )
     # No access log: the App writes one line per delivery itself, with its outcome.
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False
