@@ -191,6 +191,9 @@ def test_a_review_past_the_grace_goes_back_to_the_queue_for_a_worker(
     assert reviews_posted(fake_github, pull) == 0
     worker = start("worker", env, processes)
     _wait(lambda: reviews_posted(fake_github, pull) == 1, 30, "the worker's review")
+    # a worker serves its own metrics on PORT
+    published = 'twelve_review_reviews_total{outcome="published"} 1.0'
+    _wait(lambda: published in _scrape(worker), 10, "the worker's metrics")
     code, _ = worker.stop()
     assert code == 0
     assert reviews_posted(fake_github, pull) == 1

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from bot.app.durable import DurableQueue, durable_queue, open_store
 from bot.app.jobs import ReviewRunner
@@ -101,8 +102,12 @@ def run_server(settings: AppSettings) -> int:
 
 
 def run_worker(settings: AppSettings) -> int:
-    """`twelve-review worker`: review jobs from the shared queue, until SIGTERM."""
-    _, queue = _queue(settings, settings.workers)
+    """`twelve-review worker`: review jobs from the shared queue, until SIGTERM.
+    Its metrics are served on HOST:PORT (any path, Prometheus' text format)."""
+    metrics = AppMetrics()
+    _, queue = _queue(settings, settings.workers, metrics)
+    metrics.watch_queue(lambda: queue.pending, lambda: queue.running)
+    server, _ = start_http_server(settings.port, addr=settings.host, registry=metrics.registry)
     queue.start()
     stop = threading.Event()
 
@@ -118,5 +123,6 @@ def run_worker(settings: AppSettings) -> int:
         pass
     log.info("stopping: draining the queue (grace %.0f s)", settings.shutdown_grace)
     queue.stop(settings.shutdown_grace)
+    server.shutdown()
     log.info("worker stopped")
     return 0
