@@ -286,7 +286,7 @@ def test_stop_releases_a_review_past_its_grace_to_another_replica(stores: StoreF
     assert slow.started.wait(5)
     started = time.monotonic()
     assert leaving.stop(grace_seconds=0.3) is False
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # not the 10 s the review is held
     hold.set()  # the old thread ends; the job was cancelled, so it posts nothing
     staying_runner = Recorder()
     staying = queue(stores(), staying_runner)
