@@ -65,17 +65,14 @@ def pull_request_payload(
     return payload
 
 
-def command_payload(
-    npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str
+def issue_comment_payload(
+    npm_data: Path, fake: FakeGitHub, pull: FakePull, comment: dict[str, Any]
 ) -> dict[str, Any]:
-    """A `/twelve-review` comment written on the fake's PR, and its delivery.
-
-    No upstream example of an `issue_comment` on a pull request exists: this is
-    @octokit/webhooks-examples `issue_comment/created` with the `issue.pull_request`
-    object the official webhook schema describes added.
-    """
+    """GitHub's `issue_comment/created` example for `comment` (as the fake stored it) on
+    the fake's PR. No upstream example of a comment on a pull request exists: this is
+    @octokit/webhooks-examples' with the `issue.pull_request` object the official
+    webhook schema describes added."""
     full_name = pull.repo.full_name
-    comment = fake.add_issue_comment(pull, body, user=user)
     payload = example(npm_data, "issue_comment", "created")
     payload["issue"]["number"] = pull.number
     payload["issue"]["pull_request"] = {
@@ -85,13 +82,23 @@ def command_payload(
         "patch_url": f"https://github.com/{full_name}/pull/{pull.number}.patch",
     }
     payload["comment"]["id"] = comment["id"]
-    payload["comment"]["body"] = body
-    payload["comment"]["user"]["login"] = user
-    payload["comment"]["user"]["type"] = "User"
+    payload["comment"]["body"] = comment["body"]
+    payload["comment"]["user"] = dict(comment["user"])
     payload["comment"]["author_association"] = comment["author_association"]
     payload["sender"] = payload["comment"]["user"]
     payload["repository"]["full_name"] = full_name
     payload["installation"]["id"] = fake.installation_id
+    return payload
+
+
+def command_payload(
+    npm_data: Path, fake: FakeGitHub, pull: FakePull, body: str, user: str
+) -> dict[str, Any]:
+    """A `/twelve-review` comment written on the fake's PR by `user`, and its delivery."""
+    comment = fake.add_issue_comment(pull, body, user=user)
+    payload = issue_comment_payload(npm_data, fake, pull, comment)
+    payload["comment"]["user"]["login"] = user
+    payload["comment"]["user"]["type"] = "User"
     return payload
 
 

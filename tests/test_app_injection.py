@@ -33,10 +33,14 @@ from bot.llm.prompt import templates_dir
 from bot.llm.settings import LLMSettings
 from bot.publish.safe import code_span
 from bot.rules.registry import BY_CODE
-from tests.app_helpers import deliver, pull_request_payload, review_runner
+from tests.app_helpers import (
+    deliver,
+    issue_comment_payload,
+    pull_request_payload,
+    review_runner,
+)
 from tests.fake_github import BOT_LOGIN, FakeGitHub, FakePull, patch_lines
 from tests.fake_openai import FakeOpenAI, answer
-from tests.webhooks import example
 
 REPO = "acme/shop"
 WEBHOOK_SECRET = "whsec-inj-4Rt9Lq2Zx7Vb1Nm8Kd3F"
@@ -265,22 +269,8 @@ def _bot_comment_delivery(
     npm_data: Path, fake: FakeGitHub, pull: FakePull, comment: dict[str, Any]
 ) -> dict[str, Any]:
     """The `issue_comment` delivery GitHub sends for a comment the App itself wrote."""
-    payload = example(npm_data, "issue_comment", "created")
-    full_name = pull.repo.full_name
-    payload["issue"]["number"] = pull.number
-    payload["issue"]["pull_request"] = {
-        "url": f"{fake.base_url}/repos/{full_name}/pulls/{pull.number}",
-        "html_url": f"https://github.com/{full_name}/pull/{pull.number}",
-        "diff_url": f"https://github.com/{full_name}/pull/{pull.number}.diff",
-        "patch_url": f"https://github.com/{full_name}/pull/{pull.number}.patch",
-    }
-    payload["comment"]["id"] = comment["id"]
-    payload["comment"]["body"] = comment["body"]
-    payload["comment"]["user"] = dict(comment["user"])
+    payload = issue_comment_payload(npm_data, fake, pull, comment)
     payload["comment"]["author_association"] = "NONE"
-    payload["sender"] = dict(comment["user"])
-    payload["repository"]["full_name"] = full_name
-    payload["installation"]["id"] = fake.installation_id
     return payload
 
 
