@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
 
-__all__ = ["LoopbackServer"]
+__all__ = ["LoopbackServer", "free_port"]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (for a process that binds it itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LoopbackServer:

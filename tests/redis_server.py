@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,13 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.loopback import free_port
+
 __all__ = ["redis_url_for_tests"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(url: str, seconds: float = 10.0) -> None:
@@ -53,7 +48,7 @@ def redis_url_for_tests(workdir: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("CI must provide Redis: .ci/run installs and starts redis-server")
         pytest.skip("no redis-server here (`apt-get install redis-server`); CI runs these")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             binary,

@@ -18,7 +18,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from bot.app.settings import AppSettings, load_settings
 from bot.cli import main
 from bot.llm.settings import LLMSettings
 from tests.conftest import GitRepo
+from tests.loopback import free_port
 from tests.webhooks import signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -540,12 +540,6 @@ def test_builder_installs_the_locked_runtime_and_the_project_as_a_wheel(image_ve
 # -- the command the image runs ------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _request(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
     request = urllib.request.Request(url, data=body, headers=headers or {})
     try:
@@ -565,7 +559,7 @@ def image_env(bin_dir: Path) -> dict[str, str]:
 def serve(script: Path, pem: str) -> tuple[list[dict[str, Any]], str]:
     """Run `<script> serve` as the image does, probe it, send it a signed ping, stop it
     with SIGTERM; its stdout parsed as JSON lines, and its stderr."""
-    port = _free_port()
+    port = free_port()
     env = {
         **image_env(script.parent),
         "GITHUB_APP_ID": "12345",

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.app.logs import configure_logging, job_context
-from bot.app.queue import Job
-from tests.app_helpers import app_settings, review_runner
+from tests.app_helpers import app_settings, pull_request_job, review_runner
 from tests.fake_github import FakeGitHub
 
 REPO = "acme/shop"
@@ -39,17 +38,7 @@ def test_every_line_of_a_job_carries_its_delivery(
     )
     settings = app_settings(fake_github, "s3cret")
     runner = review_runner(settings)
-    runner(
-        Job(
-            delivery_id="d-ctx",
-            event="pull_request",
-            action="opened",
-            repo_full_name=REPO,
-            number=pull.number,
-            head_sha=pull.head_sha,
-            installation_id=fake_github.installation_id,
-        )
-    )
+    runner(pull_request_job(fake_github, pull, "d-ctx", "opened"))
     lines = [json.loads(line) for line in verbose_logs.getvalue().splitlines()]
     loggers = {line["logger"] for line in lines}
     assert "github.Requester" in loggers and "twelve_review.jobs" in loggers

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,17 +27,12 @@ import pytest
 from tests.app_helpers import pull_request_payload
 from tests.fake_github import FakeGitHub, FakePull
 from tests.fake_openai import FakeOpenAI, answer, timeout
+from tests.loopback import free_port
 from tests.webhooks import signed
 
 SECRET = "process-test-webhook-secret"
 BASE = {"app/settings.py": "DEBUG = False\n"}
 HEAD = {"app/settings.py": "DEBUG = False\nDATABASE_URL = 'postgres://db.internal/prod'\n"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:
@@ -112,7 +106,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
 def start(
     kind: str, env: dict[str, str], processes: list[subprocess.Popen[str]], **extra: str
 ) -> AppProcess:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", kind],
         env={**env, "PORT": str(port), **extra},
