@@ -4,7 +4,6 @@ parser, after real deliveries and a real review against the fake GitHub."""
 from __future__ import annotations
 
 import math
-import socket
 import uuid
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from bot.app.server import create_app
 from bot.app.store import RedisJobStore
 from tests.app_helpers import app_settings, deliver, pull_request_payload, review_runner
 from tests.fake_github import FakeGitHub
+from tests.loopback import free_port
 from tests.webhooks import example, signed
 
 REPO = "acme/shop"
@@ -85,9 +85,7 @@ def test_metrics_count_deliveries_reviews_findings_and_github_calls(
 def test_metrics_answer_while_the_queues_redis_is_away(fake_github: FakeGitHub) -> None:
     """The queue depth is read from the store; with Redis unreachable the scrape still
     answers (the depth is NaN, "unknown") and readiness says not ready."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     settings = app_settings(fake_github, "s3cret")
     store = RedisJobStore(f"redis://127.0.0.1:{port}/0", name=uuid.uuid4().hex)
     queue = DurableQueue(store, review_runner(settings), 0)
