@@ -71,7 +71,15 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.webhook_ack import BASE, REPO, SECRET, _status, delivery, percentile, start_app
+from bench.webhook_ack import (
+    BASE,
+    REPO,
+    _status,
+    app_environment,
+    delivery,
+    percentile,
+    start_app,
+)
 
 if TYPE_CHECKING:  # the client process imports no more than this module's own imports
     from bot.app.store import JobStore
@@ -521,14 +529,10 @@ def app_env(args: argparse.Namespace, workdir: Path) -> dict[str, str]:
 
 
 def start_worker(fake: FakeGitHub, log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`python -m bot worker`, configured like the `serve` replicas (it has no port)."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    env |= {
-        "GITHUB_APP_ID": str(fake.app_id),
-        "GITHUB_APP_PRIVATE_KEY": fake.private_key_pem,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": fake.base_url,
-    } | extra
+    """`python -m bot worker`, configured like the `serve` replicas."""
+    from tests.loopback import free_port  # noqa: PLC0415
+
+    env = app_environment(fake, {"PORT": str(free_port())} | extra)  # its metrics' port
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", "worker"], cwd=ROOT, env=env, stdout=out, stderr=out

@@ -161,6 +161,23 @@ def run_level(port: int, requests: list[bytes], concurrency: int, clients: int) 
     return rows
 
 
+def app_environment(fake: FakeGitHub, extra: dict[str, str]) -> dict[str, str]:
+    """What an App process of the benchmark is configured with: the fake as GitHub."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return (
+        env
+        | {
+            "GITHUB_APP_ID": str(fake.app_id),
+            "GITHUB_APP_PRIVATE_KEY": fake.private_key_pem,
+            "GITHUB_WEBHOOK_SECRET": SECRET,
+            "GITHUB_API_URL": fake.base_url,
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "INFO",
+        }
+        | extra
+    )
+
+
 def start_app(
     fake: FakeGitHub, log: Path, extra: dict[str, str], profile: str | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -168,16 +185,7 @@ def start_app(
     with socket.socket() as probe:  # a free port; the App binds it itself
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    env |= {
-        "GITHUB_APP_ID": str(fake.app_id),
-        "GITHUB_APP_PRIVATE_KEY": fake.private_key_pem,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": fake.base_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "INFO",
-    } | extra
+    env = app_environment(fake, {"PORT": str(port)} | extra)
     command = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
     with log.open("wb") as out:
         app = subprocess.Popen(

@@ -384,11 +384,12 @@ def open_store(settings: AppSettings) -> JobStore:
 
 
 def durable_queue(
-    settings: AppSettings, runner: Runner, workers: int, store: JobStore | None = None
+    settings: AppSettings, runner: Runner, workers: int, store: JobStore
 ) -> DurableQueue:
-    """The App's queue as its settings describe it, with `workers` threads here."""
+    """The App's queue on `store` (`open_store`), as its settings describe it, with
+    `workers` threads here."""
     return DurableQueue(
-        store if store is not None else open_store(settings),
+        store,
         runner,
         workers,
         lease_seconds=settings.job_lease,
