@@ -87,7 +87,8 @@ if TYPE_CHECKING:  # the client process imports no more than this module's own i
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-QUEUED, DUPLICATE, DONE = "queued", "duplicate delivery, not queued again", "job done"
+QUEUED, DUPLICATE, DONE = "queued", "duplicate delivery, not queued", "job done"
+ACCEPTED = "webhook accepted"  # 202: queued, or (with a reason) a duplicate
 NEWER = "skipped: a newer job for this pull request is queued"  # ends a job without a run
 P99_MS, GROWTH = 50.0, 0.10
 Row = tuple[int, int, int, str]  # request index, start ns, end ns, HTTP status or the error
@@ -240,6 +241,8 @@ class Logs:
                     self.other_lines += 1
                     continue
                 message = str(entry.get("message", ""))
+                if message == ACCEPTED:  # the server's one line per stored delivery
+                    message = DUPLICATE if entry.get("reason") else QUEUED
                 self.messages[message] += 1
                 if entry.get("level") in ("ERROR", "CRITICAL"):
                     self.errors.append(f"{path.name}: {message}")

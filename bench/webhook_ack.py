@@ -53,8 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 REPO = "acme/shop"
 SECRET = "bench-secret"
 BASE = {"README.md": "shop\n", "app/__init__.py": ""}
-# The App's log lines (bot/app/durable.py, jobs.py) that tell each queued job's fate.
-QUEUED, RAN = '"message": "queued"', '"message": "job done"'
+# The App's log lines that tell each job's fate: the server's line for a 202 (a
+# duplicate's has a reason, a queued job's none), then the queue's (bot/app/durable.py).
+ACCEPTED, DUPLICATE = '"message": "webhook accepted"', '"reason": "duplicate delivery'
+RAN = '"message": "job done"'
 GONE = ('"message": "skipped: a newer job for this pull request is queued"',)
 Row = tuple[int, int, str]  # start ns, end ns, HTTP status (or what went wrong)
 
@@ -210,7 +212,8 @@ def drain(log: Path, timeout: float) -> tuple[bool, float, int]:
     while True:
         text = log.read_text(errors="replace")
         ran, waited = text.count(RAN), time.perf_counter() - started
-        if text.count(QUEUED) <= ran + sum(text.count(gone) for gone in GONE):
+        queued = text.count(ACCEPTED) - text.count(DUPLICATE)
+        if queued <= ran + sum(text.count(gone) for gone in GONE):
             return True, waited, ran
         if waited > timeout:
             return False, waited, ran

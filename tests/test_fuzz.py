@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 import requests
 import schemathesis
@@ -652,6 +653,36 @@ def test_truncated_or_invalid_utf8_json_is_400(
     assert answer.status_code == 400
     assert answer.json() == {"status": "error", "reason": "malformed JSON payload"}
     assert queue.submitted[before:] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (b'"title": "a lone \\ud800 surrogate"', "orjson refuses a lone surrogate escape"),
+        (b'"score": NaN', "orjson refuses NaN, which json takes"),
+    ],
+)
+def test_json_that_only_the_standard_parser_takes_is_still_accepted(
+    fuzz_app: tuple[FastAPI, RecordingQueue], extra: bytes, why: str
+) -> None:
+    """The fast parser falls back to json: what the App accepts did not change with it."""
+    app, queue = fuzz_app
+    payload = {
+        "action": "opened",
+        "number": 3,
+        "pull_request": {"number": 3, "head": {"sha": "a" * 40}, "state": "open"},
+        "repository": {"full_name": "acme/shop"},
+        "installation": {"id": 7},
+        "sender": {"type": "User"},
+    }
+    body = json.dumps(payload).encode()[:-1] + b", " + extra + b"}"
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)  # the case is real: the fast parser alone would refuse it
+    before = len(queue.submitted)
+    answer = _post(app, body, _headers("pull_request", body, _delivery_id()))
+    assert (answer.status_code, answer.json()) == (202, {"status": "accepted"}), why
+    ((job, _),) = queue.submitted[before:]
+    assert (job.repo_full_name, job.number) == ("acme/shop", 3)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,12 @@ owner id, exactly as two processes would), plus leases, retries and shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 from bot.app.durable import DurableQueue, decode_job, encode_job
 from bot.app.queue import Job, Submitted
-from bot.app.store import JobStore, RedisJobStore, SqliteJobStore
+from bot.app.store import JobStore, NewJob, RedisJobStore, SqliteJobStore, Submit
 from bot.github.commands import Command
 
 StoreFactory = Callable[[], JobStore]
@@ -357,3 +358,68 @@ def test_a_job_whose_process_keeps_dying_is_dropped_after_max_attempts(
     alive.stop(1)
     assert runner.ran == []  # a third process is not taken down with it
     assert store.pending() == 0 and store.claimed() == 0
+
+
+class CountingStore:
+    """A store whose batch writes are counted (and can be made to fail)."""
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self.batches: list[int] = []
+        self.broken = False
+
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
+        if self.broken:
+            raise ConnectionError("the store went away")
+        self.batches.append(len(jobs))
+        time.sleep(0.01)  # a round trip or an fsync: deliveries gather meanwhile
+        return self._store.submit_many(jobs, limit)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_deliveries_from_the_event_loop_are_stored_in_shared_writes(stores: StoreFactory) -> None:
+    """`enqueue`, as the server calls it: 60 deliveries in flight at once (10 of them
+    a second replica's redeliveries), each answered right, far fewer store writes."""
+    runner = Recorder()
+    store = CountingStore(stores())
+    web = DurableQueue(store, runner, workers=0, poll_seconds=0.02).start()  # type: ignore[arg-type]
+    other = queue(stores(), runner, workers=0)
+
+    async def deliver() -> list[Submitted]:
+        fresh = [web.enqueue(job(f"d{n}", number=n)) for n in range(50)]
+        again = [other.enqueue(job(f"d{n}", number=n)) for n in range(0, 50, 5)]
+        return list(await asyncio.gather(*fresh, *again))
+
+    answers = asyncio.run(deliver())
+    fresh, again = answers[:50], dict(zip(range(0, 50, 5), answers[50:], strict=True))
+    # a delivery reaching both replicas is queued by whichever wrote first, once
+    for n, answer in enumerate(fresh):
+        pair = {answer, again.get(n, Submitted.DUPLICATE)}
+        assert pair == {Submitted.QUEUED, Submitted.DUPLICATE}, n
+    assert sum(store.batches) == 50 and len(store.batches) < 10  # 50 stored, few writes
+    worker = queue(stores(), runner)
+    assert worker.join(10)
+    web.stop(1), other.stop(1), worker.stop(1)
+    assert sorted(runner.ran or []) == sorted(f"d{n}" for n in range(50))
+
+
+def test_a_store_that_fails_a_write_refuses_each_delivery_of_it(stores: StoreFactory) -> None:
+    store = CountingStore(stores())
+    web = DurableQueue(store, Recorder(), workers=0).start()  # type: ignore[arg-type]
+    store.broken = True
+
+    async def deliver() -> list[Submitted]:
+        return list(await asyncio.gather(*(web.enqueue(job(f"x{n}", n)) for n in range(5))))
+
+    assert asyncio.run(deliver()) == [Submitted.REJECTED] * 5  # 503: GitHub shows it failed
+    store.broken = False
+    assert asyncio.run(web.enqueue(job("x1", 1))) is Submitted.QUEUED  # not remembered
+    web.stop(0)
+
+
+def test_a_queue_not_started_refuses_from_the_event_loop_too(stores: StoreFactory) -> None:
+    web = DurableQueue(stores(), Recorder(), workers=0)
+    assert asyncio.run(web.enqueue(job("early"))) is Submitted.REJECTED
+    assert web.pending == 0

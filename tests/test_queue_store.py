@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.store import JobStore, RedisJobStore, SqliteJobStore
+from bot.app.store import JobStore, NewJob, RedisJobStore, SqliteJobStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -64,6 +64,31 @@ def test_a_full_queue_refuses_and_forgets_the_delivery(store: JobStore) -> None:
     assert claim is not None
     store.ack(claim.id)
     assert submit(store, "c", limit=2) == "queued"  # GitHub's redelivery is taken later
+
+
+def test_a_batch_is_submitted_in_order_as_one_by_one_would_be(store: JobStore) -> None:
+    """Dedupe inside the batch and against what is stored, the limit counted as the
+    batch fills the queue, the newest token the batch's last for its PR."""
+    submit(store, "stored")
+    batch = [
+        NewJob("a", "o/r#1#0", "t-a", b"job a"),
+        NewJob("stored", "o/r#1#0", "t-stored", b"again"),  # a redelivery: duplicate
+        NewJob("b", "o/r#1#0", "t-b", b"job b"),
+        NewJob("a", "o/r#1#0", "t-a2", b"job a again"),  # the same delivery twice in one batch
+        NewJob("c", "o/r#2#0", "t-c", b"job c"),  # the 4th waiting with a limit of 3: full
+    ]
+    answers = store.submit_many(batch, limit=3)
+    assert answers == ["queued", "duplicate", "queued", "duplicate", "full"]
+    assert store.newest("o/r#1#0") == "t-b" and store.newest("o/r#2#0") is None
+    taken = [store.claim(30) for _ in range(4)]
+    assert [c.data for c in taken if c] == [b"job stored", b"job a", b"job b"]
+    # the refused delivery was not remembered: its redelivery is taken once there is room
+    assert store.submit_many([NewJob("c", "o/r#2#0", "t-c", b"job c")], limit=3) == ["queued"]
+
+
+def test_an_empty_batch_changes_nothing(store: JobStore) -> None:
+    assert store.submit_many([], limit=3) == []
+    assert store.pending() == 0
 
 
 def test_the_newest_token_per_pull_request_is_kept(store: JobStore) -> None:

@@ -107,3 +107,28 @@ def test_the_redactor_covers_values_escaped_values_and_token_shapes() -> None:
     assert "short" in cleaned  # too short to be a secret: ordinary words stay
     assert cleaned.count(REDACTED) == 5
     assert re.sub(r"\[redacted\]", "", cleaned).count("-----") == 0
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "ghp_" + "a1" * 18,
+        "gho_" + "b2" * 18,
+        "ghu_" + "c3" * 18,
+        "ghs_" + "d4" * 18,
+        "ghr_" + "e5" * 18,
+        "github_pat_" + "F6_" * 8,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXZhbHVl",
+        "-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----",
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQ\n-----END EC PRIVATE KEY-----",
+    ],
+)
+def test_each_token_shape_is_redacted_on_its_own(credential: str) -> None:
+    # Each shape alone on a line: the cheap prefilter must let every one reach the regex.
+    cleaned = Redactor()(f'{{"message": "calling with {credential} now"}}')
+    assert cleaned == f'{{"message": "calling with {REDACTED} now"}}'
+
+
+def test_a_line_without_secrets_or_shapes_is_left_as_it_is() -> None:
+    line = '{"message": "github token refreshed for eyes only", "pr": 7}'
+    assert Redactor(["hunter2-secret-value"])(line) == line

@@ -26,12 +26,14 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.app.groupcommit import GroupCommit
 from bot.app.queue import Job, Runner, Submitted, retry_delay
 from bot.app.settings import AppSettings
-from bot.app.store import Claim, JobStore, RedisJobStore, SqliteJobStore
+from bot.app.store import Claim, JobStore, NewJob, RedisJobStore, SqliteJobStore, Submit
 from bot.github.commands import Command
 
 __all__ = ["DurableQueue", "decode_job", "durable_queue", "encode_job", "open_store"]
@@ -149,6 +151,7 @@ class DurableQueue:
         self._started = False
         self._stopping = False
         self._stopped = threading.Event()
+        self._group = GroupCommit[NewJob, Submit](self._submit_many)
 
     # -- state
 
@@ -198,23 +201,46 @@ class DurableQueue:
         process (or this one, restarted) takes it."""
         if not self._started:
             return Submitted.REJECTED
-        token = uuid.uuid4().hex
+        new = self._new_job(job)
         try:
             answer = self._store.submit(
-                job.delivery_id, job.key_text, token, encode_job(job, token), self._max_pending
+                new.delivery, new.key, new.token, new.data, self._max_pending
             )
         except Exception:
             log.exception("could not store the job", extra=job.log_fields())
             return Submitted.REJECTED
+        return self._submitted(job, answer)
+
+    async def enqueue(self, job: Job) -> Submitted:
+        """`submit` for the event loop: the store write is grouped with others'
+        (`GroupCommit`), so the loop goes on answering meanwhile."""
+        if not self._started:
+            return Submitted.REJECTED
+        try:
+            answer = await self._group.write(self._new_job(job))
+        except Exception:
+            log.exception("could not store the job", extra=job.log_fields())
+            return Submitted.REJECTED
+        return self._submitted(job, answer)
+
+    def _submit_many(self, jobs: Sequence[NewJob]) -> list[Submit]:
+        return self._store.submit_many(jobs, self._max_pending)
+
+    @staticmethod
+    def _new_job(job: Job) -> NewJob:
+        token = uuid.uuid4().hex
+        return NewJob(job.delivery_id, job.key_text, token, encode_job(job, token))
+
+    def _submitted(self, job: Job, answer: Submit) -> Submitted:
+        # "queued" and "duplicate" are logged by the caller (the server's one line
+        # per delivery says which): a second line here would double the log's cost.
         if answer == "duplicate":
-            log.info("duplicate delivery, not queued again", extra=job.log_fields())
             return Submitted.DUPLICATE
         if answer == "full":
             log.warning("queue full", extra=job.log_fields())
             return Submitted.REJECTED
         with self._cond:
             self._cond.notify()  # wake a local worker now rather than at its next poll
-        log.info("queued", extra=job.log_fields())
         return Submitted.QUEUED
 
     def join(self, timeout: float | None = None) -> bool:

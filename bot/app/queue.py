@@ -112,6 +112,7 @@ class ReviewQueue(Protocol):
     def running(self) -> int: ...
     def start(self) -> ReviewQueue: ...
     def submit(self, job: Job) -> Submitted: ...
+    async def enqueue(self, job: Job) -> Submitted: ...  # submit, from the event loop
     def join(self, timeout: float | None = None) -> bool: ...
     def stop(self, grace_seconds: float = 10.0) -> bool: ...
 
@@ -220,6 +221,9 @@ class JobQueue:
             self._cond.notify_all()
             log.info("queued", extra=job.log_fields())
             return Submitted.QUEUED
+
+    async def enqueue(self, job: Job) -> Submitted:
+        return self.submit(job)  # memory only: nothing that would block the loop
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until nothing is waiting or running; False on timeout."""

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -176,6 +177,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _loads(data: bytes | str) -> Any:
+    """orjson, twice as fast; json for what it refuses but json takes (a lone
+    surrogate escape, NaN), so what is accepted does not change."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+
+
 def _parse(body: bytes, content_type: str) -> dict[str, Any]:
     """The payload: a JSON body, or form-encoded `payload=<json>`."""
     try:
@@ -184,10 +194,9 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
             form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
             if len(form.get("payload", [])) != 1:
                 raise _Reject(400, "form body without one payload field")
-            text = form["payload"][0]
+            payload = _loads(form["payload"][0])
         else:
-            text = body.decode("utf-8")
-        payload = json.loads(text)
+            payload = _loads(body)  # bytes: orjson checks the UTF-8 itself
     except (ValueError, UnicodeDecodeError):
         raise _Reject(400, "malformed JSON payload") from None
     if not isinstance(payload, dict):
@@ -384,16 +393,16 @@ def create_app(
             found = _command_in(payload, action)
             if isinstance(found, str):
                 return _answer(200, {"status": "ignored", "reason": found}, fields)
-            return _queue(_command_job(payload, delivery, found), fields)
+            return await _queue(_command_job(payload, delivery, found), fields)
         ignored = _why_not_reviewed(event, action, payload, settings.review_drafts)
         if ignored is not None:
             return _answer(200, {"status": "ignored", "reason": ignored}, fields)
         assert action is not None  # a reviewed action, for the type checker
-        return _queue(_pull_request_job(payload, delivery, action), fields)
+        return await _queue(_pull_request_job(payload, delivery, action), fields)
 
-    def _queue(job: Job, fields: dict[str, Any]) -> JSONResponse:
+    async def _queue(job: Job, fields: dict[str, Any]) -> JSONResponse:
         fields.update(job.log_fields())
-        submitted = jobs.submit(job)
+        submitted = await jobs.enqueue(job)
         if submitted is Submitted.REJECTED:
             return _answer(503, {"status": "unavailable", "reason": "not accepting work"}, fields)
         if submitted is Submitted.DUPLICATE:

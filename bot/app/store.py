@@ -8,7 +8,8 @@ answered 202 must still be reviewed, so each store adds, as one atomic step in
 its own backend:
 
 - `submit`: remember the delivery id (a redelivery is a duplicate), record the
-  job's token as the newest for its pull request, and enqueue it;
+  job's token as the newest for its pull request, and enqueue it; `submit_many`
+  does a batch in one transaction (one fsync) or one Redis round trip;
 - `claim`: move the oldest job into a leased claim instead of deleting it; a
   claim whose lease runs out (its process died) goes back to the queue's front;
 - `ack` ends a claim, `release` puts it back on the schedule to run later;
@@ -28,7 +29,7 @@ from typing import ClassVar, Literal, Protocol
 
 from huey.storage import RedisStorage, SqliteStorage  # type: ignore[import-untyped]
 
-__all__ = ["Claim", "JobStore", "RedisJobStore", "SqliteJobStore", "Submit"]
+__all__ = ["Claim", "JobStore", "NewJob", "RedisJobStore", "SqliteJobStore", "Submit"]
 
 Submit = Literal["queued", "duplicate", "full"]
 
@@ -46,10 +47,21 @@ class Claim:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job to submit: its delivery id, its PR's key, its token and its bytes."""
+
+    delivery: str
+    key: str
+    token: str
+    data: bytes
+
+
 class JobStore(Protocol):
     """What the durable queue needs of a backend (SQLite or Redis)."""
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit: ...
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]: ...
     def claim(self, lease: float) -> Claim | None: ...
     def ack(self, claim_id: str) -> None: ...
     def release(self, claim_id: str, delay: float) -> None: ...
@@ -110,7 +122,12 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         self._pruned = 0.0
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
+        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0]
+
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
+        """Each job as `submit` would, in order, in one transaction: one fsync."""
         now = time.time()
+        answers: list[Submit] = []
         with self.db(commit=True) as curs:
             if now - self._pruned > 60:  # forget old delivery ids, at most once a minute
                 self._pruned = now
@@ -119,30 +136,37 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
                     (self.name, now - _SEEN_SECONDS),
                 )
             curs.execute(
-                "insert or ignore into seen (queue, delivery, at) values (?, ?, ?)",
-                (self.name, delivery, now),
-            )
-            if curs.rowcount == 0:
-                return "duplicate"
-            curs.execute(
                 "select (select count(*) from task where queue = ?)"
                 " + (select count(*) from schedule where queue = ?)",
                 (self.name, self.name),
             )
-            if curs.fetchone()[0] >= limit:
+            waiting = int(curs.fetchone()[0])
+            for job in jobs:
                 curs.execute(
-                    "delete from seen where queue = ? and delivery = ?", (self.name, delivery)
+                    "insert or ignore into seen (queue, delivery, at) values (?, ?, ?)",
+                    (self.name, job.delivery, now),
                 )
-                return "full"  # not remembered: GitHub's redelivery may be taken later
-            curs.execute(
-                "insert or replace into kv (queue, key, value) values (?, ?, ?)",
-                (self.name, "newest:" + key, token.encode()),
-            )
-            curs.execute(
-                "insert into task (queue, data, priority) values (?, ?, 0)",
-                (self.name, self.to_blob(data)),
-            )
-        return "queued"
+                if curs.rowcount == 0:
+                    answers.append("duplicate")
+                    continue
+                if waiting >= limit:
+                    curs.execute(
+                        "delete from seen where queue = ? and delivery = ?",
+                        (self.name, job.delivery),
+                    )
+                    answers.append("full")  # not remembered: a redelivery may be taken later
+                    continue
+                curs.execute(
+                    "insert or replace into kv (queue, key, value) values (?, ?, ?)",
+                    (self.name, "newest:" + job.key, job.token.encode()),
+                )
+                curs.execute(
+                    "insert into task (queue, data, priority) values (?, ?, 0)",
+                    (self.name, self.to_blob(job.data)),
+                )
+                waiting += 1
+                answers.append("queued")
+        return answers
 
     def claim(self, lease: float) -> Claim | None:
         if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
@@ -393,14 +417,26 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
         return f"{self._prefix}.{kind}:{name}"
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
-        keys = [
-            self._key("seen", delivery),
-            self.queue_key,
-            self._key("newest", key),
-            self.schedule_key,
-        ]
-        answer = _text(self._submit(keys=keys, args=[token, data, limit, _SEEN_SECONDS]))
-        return "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
+        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0]
+
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
+        """Each job's script, in order, pipelined: one round trip for the batch (each
+        script is atomic on its own, as with `submit`)."""
+        pipe = self.conn.pipeline(transaction=False)
+        for job in jobs:
+            keys = [
+                self._key("seen", job.delivery),
+                self.queue_key,
+                self._key("newest", job.key),
+                self.schedule_key,
+            ]
+            self._submit(keys=keys, args=[job.token, job.data, limit, _SEEN_SECONDS], client=pipe)
+        answers: list[Submit] = []
+        for answer in map(_text, pipe.execute()):
+            answers.append(
+                "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
+            )
+        return answers
 
     def claim(self, lease: float) -> Claim | None:
         keys = [self.queue_key, self._claims, self._leases, self._sequence, self._attempts]
