@@ -92,6 +92,31 @@ def test_without_faults_the_review_is_posted_once_and_nothing_waits(
     assert sleeps == []
 
 
+def test_reviews_starting_together_share_one_installation_token(
+    fake_github: FakeGitHub,
+) -> None:
+    """Eight reviews at once on a fresh runner (a restart, a burst): one token request,
+    not eight (each would sign a JWT, ~40 ms of CPU, and ask GitHub)."""
+    repo = fake_github.add_repo(REPO, BASE, permissions={"maintainer": "write"})
+    pulls = [fake_github.add_pull(repo, BASE, HEAD) for _ in range(8)]
+    runner = _runner(fake_github, [])
+    start = threading.Barrier(len(pulls))
+    outcomes: list[object] = []
+
+    def review(pull: FakePull) -> None:
+        start.wait(5)
+        outcomes.append(runner(_job(fake_github, pull, f"d-{pull.number}")))
+
+    threads = [threading.Thread(target=review, args=(pull,)) for pull in pulls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == ["published"] * len(pulls)
+    assert len(fake_github.calls("apps/create-installation-access-token")) == 1
+    _assert_clean(fake_github)
+
+
 # -- 5xx and lost connections on reads: the transport retries them ------------------------
 
 

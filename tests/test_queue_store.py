@@ -220,3 +220,17 @@ def test_a_held_key_is_free_again_after_its_time_or_when_freed(store: JobStore) 
     assert store.hold("command:o/r#1", 0.3) == 0
     store.free("command:o/r#1")
     assert store.hold("command:o/r#1", 0.3) == 0
+
+
+def test_a_redis_that_forgot_its_scripts_still_takes_a_batch(redis_url: str) -> None:
+    """Batches send the submit script by its SHA alone; a restarted Redis (script cache
+    empty) answers NOSCRIPT to all of them, and the batch is sent again, once."""
+    store = RedisJobStore(redis_url, name=uuid.uuid4().hex)
+    try:
+        assert submit(store, "before") == "queued"
+        store.conn.script_flush()
+        batch = [NewJob("after", "o/r#1#0", "t1", b"1"), NewJob("before", "o/r#1#0", "t2", b"2")]
+        assert store.submit_many(batch, limit=10) == ["queued", "duplicate"]
+        assert store.pending() == 2
+    finally:
+        store.close()

@@ -161,6 +161,9 @@ class ReviewRunner:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[int, tuple[str, dt.datetime]] = {}
+        # One token request per installation at a time: reviews starting together
+        # (a restart, a burst) would each sign a JWT (~40 ms of CPU) and ask GitHub.
+        self._fetching: dict[int, threading.Lock] = {}
         self._bot_login: str | None = None
         self._integration = GithubIntegration(
             auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
@@ -383,17 +386,21 @@ class ReviewRunner:
         )
 
     def installation_token(self, installation_id: int) -> str:
-        """A token for the installation, reused until a minute before it expires."""
+        """A token for the installation, reused until a minute before it expires;
+        threads that need it at once wait for one request instead of each sending one."""
         with self._lock:
-            cached = self._tokens.get(installation_id)
-            if cached is not None and self._clock() < cached[1] - _TOKEN_MARGIN:
-                return cached[0]
-        grant = self._integration.get_access_token(installation_id)
-        expires = grant.expires_at
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=dt.UTC)
-        with self._lock:
-            self._tokens[installation_id] = (grant.token, expires)
+            fetching = self._fetching.setdefault(installation_id, threading.Lock())
+        with fetching:
+            with self._lock:
+                cached = self._tokens.get(installation_id)
+                if cached is not None and self._clock() < cached[1] - _TOKEN_MARGIN:
+                    return cached[0]
+            grant = self._integration.get_access_token(installation_id)
+            expires = grant.expires_at
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=dt.UTC)
+            with self._lock:
+                self._tokens[installation_id] = (grant.token, expires)
         self._pacer.track(grant.token, installation_id, expires.timestamp())
         return grant.token
 

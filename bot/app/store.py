@@ -25,9 +25,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from huey.storage import RedisStorage, SqliteStorage  # type: ignore[import-untyped]
+from redis.exceptions import NoScriptError
 
 __all__ = ["Claim", "JobStore", "NewJob", "RedisJobStore", "SqliteJobStore", "Submit"]
 
@@ -84,6 +85,10 @@ class JobStore(Protocol):
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _submitted(answer: str | None) -> Submit:
+    return "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
 
 
 class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
@@ -422,6 +427,18 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
     def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
         """Each job's script, in order, pipelined: one round trip for the batch (each
         script is atomic on its own, as with `submit`)."""
+        if not jobs:
+            return []
+        try:
+            answers = self._submit_pipelined(jobs, limit)
+        except NoScriptError:  # a restarted Redis forgot the script: no job ran, so resend
+            self.conn.script_load(_SUBMIT)
+            answers = self._submit_pipelined(jobs, limit)
+        return [_submitted(_text(answer)) for answer in answers]
+
+    def _submit_pipelined(self, jobs: Sequence[NewJob], limit: int) -> list[Any]:
+        # EVALSHA by hand: redis-py's Script in a pipeline asks SCRIPT EXISTS first,
+        # a second round trip on every batch.
         pipe = self.conn.pipeline(transaction=False)
         for job in jobs:
             keys = [
@@ -430,13 +447,10 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
                 self._key("newest", job.key),
                 self.schedule_key,
             ]
-            self._submit(keys=keys, args=[job.token, job.data, limit, _SEEN_SECONDS], client=pipe)
-        answers: list[Submit] = []
-        for answer in map(_text, pipe.execute()):
-            answers.append(
-                "duplicate" if answer == "duplicate" else "full" if answer == "full" else "queued"
+            pipe.evalsha(
+                self._submit.sha, len(keys), *keys, job.token, job.data, limit, _SEEN_SECONDS
             )
-        return answers
+        return list(pipe.execute())
 
     def claim(self, lease: float) -> Claim | None:
         keys = [self.queue_key, self._claims, self._leases, self._sequence, self._attempts]
