@@ -35,6 +35,7 @@ from bot.app.queue import Job
 from bot.app.settings import AppSettings
 from bot.app.throttle import MemoryThrottle, Throttle
 from bot.github.access import has_write_access
+from bot.github.appauth import app_auth
 from bot.github.commands import Command
 from bot.github.pacing import WritePacer
 from bot.github.publisher import LoadedPullRequest, Publisher
@@ -165,8 +166,9 @@ class ReviewRunner:
         # (a restart, a burst) would each sign a JWT (~40 ms of CPU) and ask GitHub.
         self._fetching: dict[int, threading.Lock] = {}
         self._bot_login: str | None = None
+        self._looking_up_login = threading.Lock()
         self._integration = GithubIntegration(
-            auth=Auth.AppAuth(settings.github_app_id, settings.private_key),
+            auth=app_auth(settings.github_app_id, settings.private_key),
             base_url=settings.github_api_url,
             **(self._options | {"retry": _posts_retried(self._options["retry"])}),
         )
@@ -405,11 +407,9 @@ class ReviewRunner:
         return grant.token
 
     def bot_login(self) -> str:
-        """`<app slug>[bot]`, the login the App's comments are written by."""
-        with self._lock:
-            if self._bot_login is not None:
-                return self._bot_login
-        login = f"{self._integration.get_app().slug}[bot]"
-        with self._lock:
-            self._bot_login = login
-        return login
+        """`<app slug>[bot]`, the login the App's comments are written by (asked
+        once: threads that need it meanwhile wait for that one request)."""
+        with self._looking_up_login:
+            if self._bot_login is None:
+                self._bot_login = f"{self._integration.get_app().slug}[bot]"
+            return self._bot_login
