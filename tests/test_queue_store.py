@@ -234,3 +234,55 @@ def test_a_redis_that_forgot_its_scripts_still_takes_a_batch(redis_url: str) -> 
         assert store.pending() == 2
     finally:
         store.close()
+
+
+def test_a_claim_drops_superseded_jobs_on_its_way(store: JobStore) -> None:
+    for n in (1, 2, 3):  # three pushes to one PR: only the last is current
+        store.submit(f"a{n}", "o/r#1#0", f"ta{n}", f"job a{n}".encode(), 100)
+    store.submit("b1", "o/r#2#0", "tb1", b"job b1", 100)
+    claim, skipped = store.claim_current(30, skip=100)
+    assert skipped == [b"job a1", b"job a2"]  # the jobs' own bytes, for the log
+    assert claim is not None and claim.data == b"job a3"
+    claim, skipped = store.claim_current(30, skip=100)
+    assert claim is not None and claim.data == b"job b1" and skipped == []
+    assert store.claim_current(30, skip=100) == (None, [])
+    assert store.pending() == 0 and store.claimed() == 2
+
+
+def test_a_claim_drops_no_more_than_its_limit(store: JobStore) -> None:
+    for n in (1, 2, 3):
+        store.submit(f"a{n}", "o/r#1#0", f"ta{n}", f"job a{n}".encode(), 100)
+    claim, skipped = store.claim_current(30, skip=1)
+    assert skipped == [b"job a1"]
+    assert claim is not None and claim.data == b"job a2"  # past the limit: claimed as it is
+    claim, skipped = store.claim_current(30, skip=0)
+    assert claim is not None and claim.data == b"job a3" and skipped == []
+
+
+def test_a_claim_of_only_superseded_jobs_returns_them_and_no_claim(store: JobStore) -> None:
+    store.submit("a1", "o/r#1#0", "old", b"job a1", 100)
+    first = store.claim(30)
+    store.submit("a2", "o/r#1#0", "new", b"job a2", 100)
+    second = store.claim(30)
+    assert first is not None and second is not None and second.data == b"job a2"
+    store.release(first.id, 0.0)  # the older job comes back (its worker stopped)
+    store.promote()
+    assert store.claim_current(30, skip=100) == (None, [b"job a1"])
+    assert store.pending() == 0
+
+
+def test_a_released_job_keeps_its_bytes_and_its_place_as_newest(store: JobStore) -> None:
+    store.submit("a1", "o/r#1#0", "t1", b"job a1", 100)
+    claim = store.claim(30)
+    assert claim is not None
+    store.release(claim.id, 0.0)
+    store.promote()
+    again, skipped = store.claim_current(30, skip=100)
+    assert again is not None and again.data == b"job a1" and skipped == []
+
+
+def test_a_job_stored_without_the_envelope_is_served_as_it_is(store: JobStore) -> None:
+    """Bytes a version before the envelope stored: never skipped, never cut."""
+    store.enqueue(b"an older version's job")  # huey's own enqueue: the bytes alone
+    claim, skipped = store.claim_current(30, skip=100)
+    assert claim is not None and claim.data == b"an older version's job" and skipped == []

@@ -36,10 +36,13 @@ from bot.app.settings import AppSettings
 from bot.app.store import Claim, JobStore, NewJob, RedisJobStore, SqliteJobStore, Submit
 from bot.github.commands import Command
 
-__all__ = ["DurableQueue", "decode_job", "durable_queue", "encode_job", "open_store"]
+__all__ = ["SUPERSEDED", "DurableQueue", "decode_job", "durable_queue", "encode_job", "open_store"]
 
 log = logging.getLogger("twelve_review.queue")
 
+# A claim drops at most this many superseded jobs on its way (one store step).
+_SKIP_PER_CLAIM = 100
+SUPERSEDED = "skipped: a newer job for this pull request is queued"
 # A job whose PR another worker is reviewing waits this long before trying again.
 _BUSY_DELAY = 1.0
 # A job its runner asked to run again (GitHub down, a long rate limit) backs off.
@@ -106,6 +109,16 @@ def decode_job(data: bytes) -> tuple[Job, str]:
         association=raw["association"],
     )
     return job, str(raw["token"])
+
+
+def _log_superseded(data: bytes) -> None:
+    """The line a job dropped by its claim ends with (its delivery's last word)."""
+    try:
+        job, _ = decode_job(data)
+    except (ValueError, KeyError, TypeError):
+        log.error("dropped an unreadable superseded job")
+        return
+    log.info(SUPERSEDED, extra=job.log_fields())
 
 
 @dataclass
@@ -314,12 +327,16 @@ class DurableQueue:
                 if self._stopping:
                     return None
             try:
-                claim = self._store.claim(self._lease)
+                claim, skipped = self._store.claim_current(self._lease, _SKIP_PER_CLAIM)
             except Exception:
                 log.exception("could not read the queue")
-                claim = None
+                claim, skipped = None, []
+            for data in skipped:
+                _log_superseded(data)
             if claim is not None:
                 return claim
+            if skipped:
+                continue  # more may wait behind them: no pause
             with self._cond:
                 if self._stopping:
                     return None
@@ -348,10 +365,8 @@ class DurableQueue:
                 )
                 self._store.ack(claim.id)
                 continue
-            if self._store.newest(key) != token:
-                log.info(
-                    "skipped: a newer job for this pull request is queued", extra=job.log_fields()
-                )
+            if self._store.newest(key) != token:  # since its claim, or past the skip limit
+                log.info(SUPERSEDED, extra=job.log_fields())
                 self._store.ack(claim.id)
                 continue
             owner = f"{self._owner}/{claim.id}"

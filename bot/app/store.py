@@ -12,6 +12,9 @@ its own backend:
   does a batch in one transaction (one fsync) or one Redis round trip;
 - `claim`: move the oldest job into a leased claim instead of deleting it; a
   claim whose lease runs out (its process died) goes back to the queue's front;
+  `claim_current` first drops jobs a newer job of their PR superseded, in the
+  same step (a burst of pushes leaves mostly those, and each would otherwise
+  cost its worker three round trips);
 - `ack` ends a claim, `release` puts it back on the schedule to run later;
 - `lock_pull`: a per-pull-request lease, so two workers, in any process, never
   review one pull request at once.
@@ -58,12 +61,36 @@ class NewJob:
     data: bytes
 
 
+# What the store keeps is the job's bytes behind its PR key and token, so `claim_current`
+# can tell a superseded job without reading the job. Keys are "owner/repo#N#C" and
+# tokens hex: neither holds a newline. Bytes without the mark (stored by a version
+# before it) are served as they are, never skipped.
+_MARK = b"tr1\n"
+
+
+def _envelope(job: NewJob) -> bytes:
+    return _MARK + job.key.encode() + b"\n" + job.token.encode() + b"\n" + job.data
+
+
+def _opened(stored: bytes) -> tuple[str | None, str | None, bytes]:
+    """(key, token, job bytes) of what `_envelope` made; (None, None, bytes) otherwise."""
+    if not stored.startswith(_MARK):
+        return None, None, stored
+    key, token, data = stored[len(_MARK) :].split(b"\n", 2)
+    return key.decode(), token.decode(), data
+
+
+def _claim_of(claim_id: str, stored: bytes, attempts: int) -> Claim:
+    return Claim(claim_id, _opened(stored)[2], attempts)
+
+
 class JobStore(Protocol):
     """What the durable queue needs of a backend (SQLite or Redis)."""
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit: ...
     def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]: ...
     def claim(self, lease: float) -> Claim | None: ...
+    def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]: ...
     def ack(self, claim_id: str) -> None: ...
     def release(self, claim_id: str, delay: float) -> None: ...
     def renew(
@@ -167,32 +194,49 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
                 )
                 curs.execute(
                     "insert into task (queue, data, priority) values (?, ?, 0)",
-                    (self.name, self.to_blob(job.data)),
+                    (self.name, self.to_blob(_envelope(job))),
                 )
                 waiting += 1
                 answers.append("queued")
         return answers
 
     def claim(self, lease: float) -> Claim | None:
+        return self.claim_current(lease, skip=0)[0]
+
+    def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]:
+        """The oldest job whose token is still its PR's newest, claimed; on the way,
+        up to `skip` superseded jobs are dropped: their bytes, for the log."""
         if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
-            return None  # the common idle case, without the exclusive lock
+            return None, []  # the common idle case, without the exclusive lock
+        skipped: list[bytes] = []
         with self.db(commit=True) as curs:
-            # a recovered job's priority is its count of attempts: it sorts first
-            curs.execute(
-                "select id, data, priority from task where queue = ?"
-                " order by priority desc, id limit 1",
-                (self.name,),
-            )
-            row = curs.fetchone()
-            if row is None:
-                return None
-            task_id, data, attempts = row
-            curs.execute("delete from task where id = ?", (task_id,))
-            curs.execute(
-                "insert into claim (queue, data, expires, attempts) values (?, ?, ?, ?)",
-                (self.name, data, time.time() + lease, int(attempts)),
-            )
-            return Claim(str(curs.lastrowid), bytes(data), int(attempts))
+            while True:
+                # a recovered job's priority is its count of attempts: it sorts first
+                curs.execute(
+                    "select id, data, priority from task where queue = ?"
+                    " order by priority desc, id limit 1",
+                    (self.name,),
+                )
+                row = curs.fetchone()
+                if row is None:
+                    return None, skipped
+                task_id, stored, attempts = row[0], bytes(row[1]), int(row[2])
+                key, token, data = _opened(stored)
+                curs.execute("delete from task where id = ?", (task_id,))
+                if key is not None and len(skipped) < skip:
+                    curs.execute(
+                        "select value from kv where queue = ? and key = ?",
+                        (self.name, "newest:" + key),
+                    )
+                    newest = curs.fetchone()
+                    if newest is None or bytes(newest[0]).decode() != token:
+                        skipped.append(data)
+                        continue
+                curs.execute(
+                    "insert into claim (queue, data, expires, attempts) values (?, ?, ?, ?)",
+                    (self.name, stored, time.time() + lease, attempts),
+                )
+                return _claim_of(str(curs.lastrowid), stored, attempts), skipped
 
     def ack(self, claim_id: str) -> None:
         self.sql("delete from claim where id = ?", (int(claim_id),), commit=True)
@@ -323,15 +367,31 @@ redis.call('LPUSH', KEYS[2], ARGV[2])
 return 'queued'
 """
 
+# ARGV: lease, how many superseded jobs may be dropped, the prefix of "newest" keys
+# (read by name: fine on one Redis, as huey's own keys; not for Redis Cluster).
 _CLAIM = (
     _NOW
     + """
-local data = redis.call('RPOP', KEYS[1])
-if not data then return false end
-local id = redis.call('INCR', KEYS[4])
-redis.call('HSET', KEYS[2], id, data)
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), id)
-return {id, data, tonumber(redis.call('HGET', KEYS[5], data) or '0')}
+local skipped = {}
+while true do
+  local data = redis.call('RPOP', KEYS[1])
+  if not data then return {'', '', 0, skipped} end
+  local current = true
+  if #skipped < tonumber(ARGV[2]) and string.sub(data, 1, 4) == 'tr1\\n' then
+    local key_end = string.find(data, '\\n', 5, true)
+    local token_end = string.find(data, '\\n', key_end + 1, true)
+    local newest = redis.call('GET', ARGV[3] .. string.sub(data, 5, key_end - 1))
+    current = newest == string.sub(data, key_end + 1, token_end - 1)
+  end
+  if current then
+    local id = redis.call('INCR', KEYS[4])
+    redis.call('HSET', KEYS[2], id, data)
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), id)
+    return {id, data, tonumber(redis.call('HGET', KEYS[5], data) or '0'), skipped}
+  end
+  redis.call('HDEL', KEYS[5], data)
+  skipped[#skipped + 1] = data
+end
 """
 )
 
@@ -448,17 +508,23 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
                 self.schedule_key,
             ]
             pipe.evalsha(
-                self._submit.sha, len(keys), *keys, job.token, job.data, limit, _SEEN_SECONDS
+                self._submit.sha, len(keys), *keys, job.token, _envelope(job), limit, _SEEN_SECONDS
             )
         return list(pipe.execute())
 
     def claim(self, lease: float) -> Claim | None:
+        return self.claim_current(lease, skip=0)[0]
+
+    def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]:
         keys = [self.queue_key, self._claims, self._leases, self._sequence, self._attempts]
-        got = self._claim(keys=keys, args=[lease])
-        if not got:
-            return None
-        claim_id, data, attempts = got
-        return Claim(str(_text(claim_id)), bytes(data), int(attempts))
+        newest_prefix = self._key("newest", "")
+        claim_id, stored, attempts, skipped = self._claim(
+            keys=keys, args=[lease, skip, newest_prefix]
+        )
+        dropped = [_opened(bytes(data))[2] for data in skipped]
+        if not claim_id:
+            return None, dropped
+        return _claim_of(str(_text(claim_id)), bytes(stored), int(attempts)), dropped
 
     def ack(self, claim_id: str) -> None:
         self._ack(keys=[self._claims, self._leases, self._attempts], args=[claim_id])
