@@ -76,6 +76,7 @@ from bench.webhook_ack import (
     REPO,
     _status,
     app_environment,
+    cpu_seconds,
     delivery,
     percentile,
     start_app,
@@ -169,16 +170,6 @@ def vm_rss_kb(pid: int) -> int | None:
         return None
     found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
     return int(found[1]) if found else None  # a zombie has no VmRSS line
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far; None once it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):

@@ -180,6 +180,16 @@ def app_environment(fake: FakeGitHub, extra: dict[str, str]) -> dict[str, str]:
     )
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_app(
     fake: FakeGitHub, log: Path, extra: dict[str, str], profile: str | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -276,7 +286,7 @@ def main() -> int:
         print(f"App: `python -m bot serve` on :{port}, pid {app.pid}, env +{extra}, log {log}")
         print(f"{args.deliveries} deliveries to {args.pulls} PRs a level (latencies in ms):")
         try:
-            problems, floor = measure(fake, pulls, port, log, levels, args)
+            problems, floor = measure(fake, pulls, app.pid, port, log, levels, args)
         finally:
             app.terminate()  # SIGTERM, as platforms stop it: a graceful shutdown, exit 0
             code = app.wait(60)
@@ -295,7 +305,13 @@ def main() -> int:
 
 
 def measure(
-    fake: FakeGitHub, pulls: list[FakePull], port: int, log: Path, levels: list[int], args: Any
+    fake: FakeGitHub,
+    pulls: list[FakePull],
+    app_pid: int,
+    port: int,
+    log: Path,
+    levels: list[int],
+    args: Any,
 ) -> tuple[list[str], float]:
     """A warm-up delivery, then each level, a line each: problems, floor p50 ms."""
     run_level(port, [delivery(fake, pulls[0], "opened", "warm-up")], 1, 1)
@@ -307,7 +323,11 @@ def measure(
             delivery(fake, pulls[n % len(pulls)], actions[n], f"c{level}-{n}")
             for n in range(args.deliveries)
         ]
+        cpu_before = cpu_seconds(app_pid)
         line, p50, wrong = summary(level, run_level(port, requests, level, args.clients))
+        # the App's CPU (all threads: with TWELVE_REVIEW_SERVE_WORKERS=false, answering only)
+        cpu = ((cpu_seconds(app_pid) or 0.0) - (cpu_before or 0.0)) / len(requests)
+        line += f" | App CPU {cpu * 1e6:4.0f} µs a delivery"
         drained, seconds, ran = drain(log, 600)
         calls = fake.requests[calls_before:]
         writes = sum(call.method != "GET" for call in calls)

@@ -335,8 +335,9 @@ class _WebhookFirst(FastAPI):
     The endpoint catches every error itself, reads its own body with its own limit
     and needs nothing the stack adds; going through the stack's ten layers (error,
     telemetry, body-limit and exception middleware, the router, the request handler)
-    cost a quarter of each delivery's time (bench/soak.py). The route stays
-    registered as well: it is the OpenAPI description, and serves the same function.
+    cost a quarter of the CPU of a delivery (one `serve`, 100 in flight: 637 against
+    478 µs). The route stays registered as well: it is the OpenAPI description, and
+    serves the same function.
     """
 
     webhook: tuple[str, Callable[[Request], Awaitable[Response]]] | None = None
