@@ -91,6 +91,9 @@ OUT = ROOT / "bench" / "out"
 QUEUED, DUPLICATE, DONE = "queued", "duplicate delivery, not queued", "job done"
 ACCEPTED = "webhook accepted"  # 202: queued, or (with a reason) a duplicate
 NEWER = "skipped: a newer job for this pull request is queued"  # ends a job without a run
+# ends a waiting job at the next push to its PR: logged for the new delivery, naming it
+REPLACED = "replaced a waiting job for the same PR"
+REPLACED_BY = "(replaced while waiting)"  # the replaced delivery's end, as counted here
 P99_MS, GROWTH = 50.0, 0.10
 Row = tuple[int, int, int, str]  # request index, start ns, end ns, HTTP status or the error
 Criterion = tuple[str, str, bool]  # what is checked, what was measured, passed
@@ -239,13 +242,16 @@ class Logs:
                     self.errors.append(f"{path.name}: {message}")
                 if entry.get("delivery"):
                     self.by_delivery[str(entry["delivery"])][message] += 1
+                if message == REPLACED and entry.get("replaced_delivery"):
+                    self.by_delivery[str(entry["replaced_delivery"])][REPLACED_BY] += 1
 
     def unfinished(self) -> list[str]:
-        """Deliveries queued whose job has not ended (run, or skipped for a newer one)."""
+        """Deliveries queued whose job has not ended (run, skipped or replaced for a
+        newer one)."""
         return [
             d
             for d, seen in self.by_delivery.items()
-            if seen[QUEUED] and not (seen[DONE] + seen[NEWER])
+            if seen[QUEUED] and not (seen[DONE] + seen[NEWER] + seen[REPLACED_BY])
         ]
 
 
@@ -720,7 +726,7 @@ def rss_rows(run: Run, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def fates(logs: Logs) -> dict[str, Any]:
     """What became of the jobs, from every replica's log."""
-    ends = (DONE, NEWER, "review published", "skipped", "not posted", "unchanged")
+    ends = (DONE, NEWER, REPLACED_BY, "review published", "skipped", "not posted", "unchanged")
     counts = Counter[str]()
     published = Counter[str]()
     for delivery_id, seen in logs.by_delivery.items():

@@ -57,7 +57,10 @@ BASE = {"README.md": "shop\n", "app/__init__.py": ""}
 # duplicate's has a reason, a queued job's none), then the queue's (bot/app/durable.py).
 ACCEPTED, DUPLICATE = '"message": "webhook accepted"', '"reason": "duplicate delivery'
 RAN = '"message": "job done"'
-GONE = ('"message": "skipped: a newer job for this pull request is queued"',)
+GONE = (
+    '"message": "skipped: a newer job for this pull request is queued"',
+    '"message": "replaced a waiting job for the same PR"',
+)
 Row = tuple[int, int, str]  # start ns, end ns, HTTP status (or what went wrong)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.durable import SUPERSEDED, DurableQueue, decode_job, encode_job
+from bot.app.durable import REPLACED, DurableQueue, decode_job, encode_job
 from bot.app.queue import Job, Submitted
 from bot.app.store import JobStore, NewJob, RedisJobStore, SqliteJobStore, Submit
 from bot.github.commands import Command
@@ -143,22 +143,28 @@ def test_newest_head_wins_across_replicas(stores: StoreFactory) -> None:
     assert runner.superseded_at_end == ["first"]
 
 
-def test_a_burst_of_pushes_runs_the_newest_and_logs_every_other_delivery(
+def test_a_burst_of_pushes_keeps_one_job_and_logs_every_replaced_delivery(
     stores: StoreFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Thirty pushes to one PR while no worker runs: the worker's claims drop the
-    29 superseded jobs in the store, and each delivery still ends with its log line."""
-    web = queue(stores(), Recorder(), workers=0)
-    for n in range(30):
-        assert web.submit(job(f"push-{n}", head=f"{n:040d}")) is Submitted.QUEUED
-    runner = Recorder()
+    """Thirty pushes to one PR while no worker runs: each replaces the one waiting,
+    so one job waits (one of the limit's slots), and each replaced delivery ends with
+    a line naming it; the worker then runs the newest alone."""
+    web = queue(stores(), Recorder(), workers=0, max_pending=2)
     with caplog.at_level(logging.INFO, logger="twelve_review.queue"):
-        worker = queue(stores(), runner, workers=2)
-        assert worker.join(10)
+        for n in range(30):
+            assert web.submit(job(f"push-{n}", head=f"{n:040d}")) is Submitted.QUEUED
+    assert web.pending == 1
+    replaced = [
+        (r.delivery, r.replaced_delivery)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == REPLACED
+    ]
+    assert replaced == [(f"push-{n + 1}", f"push-{n}") for n in range(29)]
+    runner = Recorder()
+    worker = queue(stores(), runner, workers=2)
+    assert worker.join(10)
     web.stop(1), worker.stop(1)
     assert runner.ran == ["push-29"]
-    skipped = [r.delivery for r in caplog.records if r.getMessage() == SUPERSEDED]  # type: ignore[attr-defined]
-    assert sorted(skipped) == sorted(f"push-{n}" for n in range(29))
 
 
 def test_one_review_per_pull_request_at_a_time_across_replicas(stores: StoreFactory) -> None:

@@ -57,33 +57,69 @@ def test_a_delivery_id_is_queued_once(store: JobStore) -> None:
 
 
 def test_a_full_queue_refuses_and_forgets_the_delivery(store: JobStore) -> None:
-    assert submit(store, "a", limit=2) == "queued"
-    assert submit(store, "b", limit=2) == "queued"
-    assert submit(store, "c", limit=2) == "full"
+    assert submit(store, "a", key="o/r#1#0", limit=2) == "queued"
+    assert submit(store, "b", key="o/r#2#0", limit=2) == "queued"
+    assert submit(store, "c", key="o/r#3#0", limit=2) == "full"
     claim = store.claim(30)
     assert claim is not None
     store.ack(claim.id)
-    assert submit(store, "c", limit=2) == "queued"  # GitHub's redelivery is taken later
+    assert submit(store, "c", key="o/r#3#0", limit=2) == "queued"  # a redelivery, later
+
+
+def test_a_push_replaces_its_pull_requests_job_still_waiting(store: JobStore) -> None:
+    assert store.submit_many([NewJob("a1", "o/r#1#0", "t1", b"job a1")], 10) == [("queued", None)]
+    assert store.submit_many([NewJob("a2", "o/r#1#0", "t2", b"job a2")], 10) == [
+        ("queued", b"job a1")  # its bytes: the queue logs which delivery ended here
+    ]
+    assert store.pending() == 1 and store.newest("o/r#1#0") == "t2"
+    claim = store.claim(30)
+    assert claim is not None and claim.data == b"job a2"
+    # a running job is not replaced: the new one waits beside it
+    assert store.submit_many([NewJob("a3", "o/r#1#0", "t3", b"job a3")], 10) == [("queued", None)]
+    assert store.pending() == 1 and store.claimed() == 1
+
+
+def test_the_limit_counts_pull_requests_waiting_not_pushes(store: JobStore) -> None:
+    pushes = [NewJob(f"a{n}", "o/r#1#0", f"t{n}", f"job a{n}".encode()) for n in range(5)]
+    other = NewJob("b1", "o/r#2#0", "tb", b"job b1")
+    answers = store.submit_many([*pushes, other], limit=2)
+    assert [answer for answer, _ in answers] == ["queued"] * 6
+    assert [replaced for _, replaced in answers] == [
+        None, b"job a0", b"job a1", b"job a2", b"job a3", None
+    ]  # fmt: skip
+    assert store.pending() == 2
+    third = NewJob("c1", "o/r#3#0", "tc", b"job c1")
+    assert store.submit_many([third], limit=2) == [("full", None)]
 
 
 def test_a_batch_is_submitted_in_order_as_one_by_one_would_be(store: JobStore) -> None:
-    """Dedupe inside the batch and against what is stored, the limit counted as the
-    batch fills the queue, the newest token the batch's last for its PR."""
-    submit(store, "stored")
+    """Dedupe inside the batch and against what is stored, a later push replacing an
+    earlier one still waiting, the limit counted as the batch fills the queue."""
+    submit(store, "stored", key="o/r#9#0")
     batch = [
         NewJob("a", "o/r#1#0", "t-a", b"job a"),
         NewJob("stored", "o/r#1#0", "t-stored", b"again"),  # a redelivery: duplicate
-        NewJob("b", "o/r#1#0", "t-b", b"job b"),
+        NewJob("b", "o/r#1#0", "t-b", b"job b"),  # a push to a's PR: replaces a
         NewJob("a", "o/r#1#0", "t-a2", b"job a again"),  # the same delivery twice in one batch
-        NewJob("c", "o/r#2#0", "t-c", b"job c"),  # the 4th waiting with a limit of 3: full
+        NewJob("c", "o/r#2#0", "t-c", b"job c"),
+        NewJob("d", "o/r#3#0", "t-d", b"job d"),  # the 4th PR waiting, a limit of 3: full
     ]
     answers = store.submit_many(batch, limit=3)
-    assert answers == ["queued", "duplicate", "queued", "duplicate", "full"]
-    assert store.newest("o/r#1#0") == "t-b" and store.newest("o/r#2#0") is None
+    assert answers == [
+        ("queued", None),
+        ("duplicate", None),
+        ("queued", b"job a"),
+        ("duplicate", None),
+        ("queued", None),
+        ("full", None),
+    ]
+    assert store.newest("o/r#1#0") == "t-b" and store.newest("o/r#3#0") is None
     taken = [store.claim(30) for _ in range(4)]
-    assert [c.data for c in taken if c] == [b"job stored", b"job a", b"job b"]
+    assert [c.data for c in taken if c] == [b"job stored", b"job b", b"job c"]
     # the refused delivery was not remembered: its redelivery is taken once there is room
-    assert store.submit_many([NewJob("c", "o/r#2#0", "t-c", b"job c")], limit=3) == ["queued"]
+    assert store.submit_many([NewJob("d", "o/r#3#0", "t-d", b"job d")], limit=3) == [
+        ("queued", None)
+    ]
 
 
 def test_an_empty_batch_changes_nothing(store: JobStore) -> None:
@@ -229,34 +265,44 @@ def test_a_redis_that_forgot_its_scripts_still_takes_a_batch(redis_url: str) -> 
     try:
         assert submit(store, "before") == "queued"
         store.conn.script_flush()
-        batch = [NewJob("after", "o/r#1#0", "t1", b"1"), NewJob("before", "o/r#1#0", "t2", b"2")]
-        assert store.submit_many(batch, limit=10) == ["queued", "duplicate"]
+        batch = [NewJob("after", "o/r#2#0", "t1", b"1"), NewJob("before", "o/r#2#0", "t2", b"2")]
+        assert store.submit_many(batch, limit=10) == [("queued", None), ("duplicate", None)]
         assert store.pending() == 2
     finally:
         store.close()
 
 
+def _superseded_behind(store: JobStore) -> None:
+    """The queue: b1, then a1 (superseded), then a2 (current). Pushes replace waiting
+    jobs, so a superseded job is back in the queue only when its claim was released:
+    a1 and a2 were both running (a1's worker slow) and went back at a shutdown."""
+    store.submit("a1", "o/r#1#0", "t1", b"job a1", 100)
+    first = store.claim(30)
+    store.submit("a2", "o/r#1#0", "t2", b"job a2", 100)
+    second = store.claim(30)
+    store.submit("b1", "o/r#2#0", "tb", b"job b1", 100)
+    assert first is not None and second is not None
+    store.release(first.id, 0.0)
+    store.release(second.id, 0.0)
+    assert store.promote() == 2
+
+
 def test_a_claim_drops_superseded_jobs_on_its_way(store: JobStore) -> None:
-    for n in (1, 2, 3):  # three pushes to one PR: only the last is current
-        store.submit(f"a{n}", "o/r#1#0", f"ta{n}", f"job a{n}".encode(), 100)
-    store.submit("b1", "o/r#2#0", "tb1", b"job b1", 100)
-    claim, skipped = store.claim_current(30, skip=100)
-    assert skipped == [b"job a1", b"job a2"]  # the jobs' own bytes, for the log
-    assert claim is not None and claim.data == b"job a3"
+    _superseded_behind(store)
     claim, skipped = store.claim_current(30, skip=100)
     assert claim is not None and claim.data == b"job b1" and skipped == []
+    claim, skipped = store.claim_current(30, skip=100)
+    assert skipped == [b"job a1"]  # the job's own bytes, for the log
+    assert claim is not None and claim.data == b"job a2"
     assert store.claim_current(30, skip=100) == (None, [])
     assert store.pending() == 0 and store.claimed() == 2
 
 
 def test_a_claim_drops_no_more_than_its_limit(store: JobStore) -> None:
-    for n in (1, 2, 3):
-        store.submit(f"a{n}", "o/r#1#0", f"ta{n}", f"job a{n}".encode(), 100)
-    claim, skipped = store.claim_current(30, skip=1)
-    assert skipped == [b"job a1"]
-    assert claim is not None and claim.data == b"job a2"  # past the limit: claimed as it is
+    _superseded_behind(store)
+    store.claim(30)  # b1
     claim, skipped = store.claim_current(30, skip=0)
-    assert claim is not None and claim.data == b"job a3" and skipped == []
+    assert claim is not None and claim.data == b"job a1" and skipped == []  # as it is
 
 
 def test_a_claim_of_only_superseded_jobs_returns_them_and_no_claim(store: JobStore) -> None:

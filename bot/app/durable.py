@@ -33,16 +33,25 @@ from typing import Any
 from bot.app.groupcommit import GroupCommit
 from bot.app.queue import Job, Runner, Submitted, retry_delay
 from bot.app.settings import AppSettings
-from bot.app.store import Claim, JobStore, NewJob, RedisJobStore, SqliteJobStore, Submit
+from bot.app.store import Claim, JobStore, NewJob, RedisJobStore, SqliteJobStore, Stored
 from bot.github.commands import Command
 
-__all__ = ["SUPERSEDED", "DurableQueue", "decode_job", "durable_queue", "encode_job", "open_store"]
+__all__ = [
+    "REPLACED",
+    "SUPERSEDED",
+    "DurableQueue",
+    "decode_job",
+    "durable_queue",
+    "encode_job",
+    "open_store",
+]
 
 log = logging.getLogger("twelve_review.queue")
 
 # A claim drops at most this many superseded jobs on its way (one store step).
 _SKIP_PER_CLAIM = 100
 SUPERSEDED = "skipped: a newer job for this pull request is queued"
+REPLACED = "replaced a waiting job for the same PR"  # the in-memory queue's words too
 # A job whose PR another worker is reviewing waits this long before trying again.
 _BUSY_DELAY = 1.0
 # A job its runner asked to run again (GitHub down, a long rate limit) backs off.
@@ -121,6 +130,17 @@ def _log_superseded(data: bytes) -> None:
     log.info(SUPERSEDED, extra=job.log_fields())
 
 
+def _log_replaced(job: Job, replaced: bytes) -> None:
+    try:
+        older, _ = decode_job(replaced)
+    except (ValueError, KeyError, TypeError):
+        older = None
+    log.info(
+        REPLACED,
+        extra={**job.log_fields(), "replaced_delivery": older and older.delivery_id},
+    )
+
+
 @dataclass
 class _Running:
     job: Job
@@ -164,7 +184,7 @@ class DurableQueue:
         self._started = False
         self._stopping = False
         self._stopped = threading.Event()
-        self._group = GroupCommit[NewJob, Submit](self._submit_many)
+        self._group = GroupCommit[NewJob, Stored](self._submit_many)
 
     # -- state
 
@@ -214,11 +234,8 @@ class DurableQueue:
         process (or this one, restarted) takes it."""
         if not self._started:
             return Submitted.REJECTED
-        new = self._new_job(job)
         try:
-            answer = self._store.submit(
-                new.delivery, new.key, new.token, new.data, self._max_pending
-            )
+            (answer,) = self._submit_many([self._new_job(job)])
         except Exception:
             log.exception("could not store the job", extra=job.log_fields())
             return Submitted.REJECTED
@@ -236,7 +253,7 @@ class DurableQueue:
             return Submitted.REJECTED
         return self._submitted(job, answer)
 
-    def _submit_many(self, jobs: Sequence[NewJob]) -> list[Submit]:
+    def _submit_many(self, jobs: Sequence[NewJob]) -> list[Stored]:
         return self._store.submit_many(jobs, self._max_pending)
 
     @staticmethod
@@ -244,9 +261,12 @@ class DurableQueue:
         token = uuid.uuid4().hex
         return NewJob(job.delivery_id, job.key_text, token, encode_job(job, token))
 
-    def _submitted(self, job: Job, answer: Submit) -> Submitted:
+    def _submitted(self, job: Job, stored: Stored) -> Submitted:
         # "queued" and "duplicate" are logged by the caller (the server's one line
         # per delivery says which): a second line here would double the log's cost.
+        answer, replaced = stored
+        if replaced is not None:  # the replaced job's delivery ends here: say so
+            _log_replaced(job, replaced)
         if answer == "duplicate":
             return Submitted.DUPLICATE
         if answer == "full":

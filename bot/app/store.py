@@ -8,7 +8,9 @@ answered 202 must still be reviewed, so each store adds, as one atomic step in
 its own backend:
 
 - `submit`: remember the delivery id (a redelivery is a duplicate), record the
-  job's token as the newest for its pull request, and enqueue it; `submit_many`
+  job's token as the newest for its pull request, and enqueue it in place of
+  that PR's job still waiting, if one is (a burst of pushes keeps one job per PR,
+  and the limit on waiting jobs counts pull requests, not pushes); `submit_many`
   does a batch in one transaction (one fsync) or one Redis round trip;
 - `claim`: move the oldest job into a leased claim instead of deleting it; a
   claim whose lease runs out (its process died) goes back to the queue's front;
@@ -33,9 +35,12 @@ from typing import Any, ClassVar, Literal, Protocol
 from huey.storage import RedisStorage, SqliteStorage  # type: ignore[import-untyped]
 from redis.exceptions import NoScriptError
 
-__all__ = ["Claim", "JobStore", "NewJob", "RedisJobStore", "SqliteJobStore", "Submit"]
+__all__ = ["Claim", "JobStore", "NewJob", "RedisJobStore", "SqliteJobStore", "Stored", "Submit"]
 
 Submit = Literal["queued", "duplicate", "full"]
+# What `submit_many` answers a job: and the bytes of the job of the same pull request
+# it replaced, when that one was still waiting (a queued job only).
+Stored = tuple[Submit, bytes | None]
 
 # Delivery ids are remembered this long: GitHub redelivers by hand for up to 3 days.
 _SEEN_SECONDS = 3 * 24 * 3600
@@ -88,7 +93,7 @@ class JobStore(Protocol):
     """What the durable queue needs of a backend (SQLite or Redis)."""
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit: ...
-    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]: ...
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]: ...
     def claim(self, lease: float) -> Claim | None: ...
     def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]: ...
     def ack(self, claim_id: str) -> None: ...
@@ -154,12 +159,12 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         self._pruned = 0.0
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
-        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0]
+        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0][0]
 
-    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]:
         """Each job as `submit` would, in order, in one transaction: one fsync."""
         now = time.time()
-        answers: list[Submit] = []
+        answers: list[Stored] = []
         with self.db(commit=True) as curs:
             if now - self._pruned > 60:  # forget old delivery ids, at most once a minute
                 self._pruned = now
@@ -179,14 +184,16 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
                     (self.name, job.delivery, now),
                 )
                 if curs.rowcount == 0:
-                    answers.append("duplicate")
+                    answers.append(("duplicate", None))
                     continue
-                if waiting >= limit:
+                replaced = self._take_waiting(curs, job.key)
+                if replaced is None and waiting >= limit:
                     curs.execute(
                         "delete from seen where queue = ? and delivery = ?",
                         (self.name, job.delivery),
                     )
-                    answers.append("full")  # not remembered: a redelivery may be taken later
+                    # not remembered: a redelivery may be taken later
+                    answers.append(("full", None))
                     continue
                 curs.execute(
                     "insert or replace into kv (queue, key, value) values (?, ?, ?)",
@@ -196,9 +203,29 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
                     "insert into task (queue, data, priority) values (?, ?, 0)",
                     (self.name, self.to_blob(_envelope(job))),
                 )
-                waiting += 1
-                answers.append("queued")
+                curs.execute(
+                    "insert or replace into kv (queue, key, value) values (?, ?, ?)",
+                    (self.name, "waiting:" + job.key, str(curs.lastrowid).encode()),
+                )
+                waiting += replaced is None
+                answers.append(("queued", None if replaced is None else _opened(replaced)[2]))
         return answers
+
+    def _take_waiting(self, curs: Any, key: str) -> bytes | None:
+        """Remove the PR's job still waiting in the queue (its task id is kept under
+        "waiting:"; a claimed one's id is gone from the table); its stored bytes."""
+        curs.execute(
+            "select value from kv where queue = ? and key = ?", (self.name, "waiting:" + key)
+        )
+        marker = curs.fetchone()
+        if marker is None:
+            return None
+        curs.execute(
+            "delete from task where queue = ? and id = ? returning data",
+            (self.name, int(bytes(marker[0]).decode())),
+        )
+        row = curs.fetchone()
+        return None if row is None else bytes(row[0])
 
     def claim(self, lease: float) -> Claim | None:
         return self.claim_current(lease, skip=0)[0]
@@ -357,14 +384,20 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
 # the right end is the next job.
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 "
 
+# KEYS: seen, queue, newest, schedule, waiting (the PR's job still in the queue, if any)
 _SUBMIT = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return 'duplicate' end
-if redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[1]) return 'full'
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return {'duplicate', false} end
+local replaced = false
+local waiting = redis.call('GET', KEYS[5])
+if waiting and redis.call('LREM', KEYS[2], 1, waiting) > 0 then replaced = waiting end
+if not replaced
+  and redis.call('LLEN', KEYS[2]) + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[1]) return {'full', false}
 end
 redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
+redis.call('SET', KEYS[5], ARGV[2], 'EX', ARGV[4])
 redis.call('LPUSH', KEYS[2], ARGV[2])
-return 'queued'
+return {'queued', replaced}
 """
 
 # ARGV: lease, how many superseded jobs may be dropped, the prefix of "newest" keys
@@ -482,9 +515,9 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
         return f"{self._prefix}.{kind}:{name}"
 
     def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
-        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0]
+        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0][0]
 
-    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Submit]:
+    def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]:
         """Each job's script, in order, pipelined: one round trip for the batch (each
         script is atomic on its own, as with `submit`)."""
         if not jobs:
@@ -494,7 +527,10 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
         except NoScriptError:  # a restarted Redis forgot the script: no job ran, so resend
             self.conn.script_load(_SUBMIT)
             answers = self._submit_pipelined(jobs, limit)
-        return [_submitted(_text(answer)) for answer in answers]
+        return [
+            (_submitted(_text(answer)), None if replaced is None else _opened(bytes(replaced))[2])
+            for answer, replaced in answers
+        ]
 
     def _submit_pipelined(self, jobs: Sequence[NewJob], limit: int) -> list[Any]:
         # EVALSHA by hand: redis-py's Script in a pipeline asks SCRIPT EXISTS first,
@@ -506,6 +542,7 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
                 self.queue_key,
                 self._key("newest", job.key),
                 self.schedule_key,
+                self._key("waiting", job.key),
             ]
             pipe.evalsha(
                 self._submit.sha, len(keys), *keys, job.token, _envelope(job), limit, _SEEN_SECONDS
