@@ -247,11 +247,23 @@ class Logs:
 
     def unfinished(self) -> list[str]:
         """Deliveries queued whose job has not ended (run, skipped or replaced for a
-        newer one)."""
+        newer one). A job a later delivery of its PR replaced also counts as ended
+        when that later job ended: a replica killed between storing the replacement
+        and writing its log line takes the line naming the replaced one with it."""
+        ended = {d for d, seen in self.by_delivery.items() if seen[DONE] + seen[NEWER]}
+        last_ended: dict[str, int] = {}  # PR -> the latest round with a job that ended
+        for d in ended:
+            if found := re.search(r"-r(\d+)-pr(\d+)$", d):
+                last_ended[found[2]] = max(last_ended.get(found[2], -1), int(found[1]))
+
+        def replaced_later(d: str) -> bool:
+            found = re.search(r"-r(\d+)-pr(\d+)$", d)
+            return found is not None and last_ended.get(found[2], -1) > int(found[1])
+
         return [
             d
             for d, seen in self.by_delivery.items()
-            if seen[QUEUED] and not (seen[DONE] + seen[NEWER] + seen[REPLACED_BY])
+            if seen[QUEUED] and d not in ended and not seen[REPLACED_BY] and not replaced_later(d)
         ]
 
 
@@ -712,6 +724,8 @@ def rss_rows(run: Run, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ends = sorted(s.end_ns for s in run.sent if s.status.isdigit())
     warm_ns = ends[min(run.args.warm_up, len(ends)) - 1]
     rows = {}
+    last_ns = max((t for t, _, _ in run.sampler.samples), default=warm_ns)
+    tenths = [warm_ns + (last_ns - warm_ns) * n // 10 for n in range(11)]
     for name in run.apps:
         warm, end = run.sampler.at(name, warm_ns), result["rss_end"][name]
         growth = (end - warm) / warm if warm and end else None
@@ -720,6 +734,8 @@ def rss_rows(run: Run, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "end_kb": end,
             "peak_kb": run.sampler.peak(name),
             "growth": None if growth is None else round(growth, 4),
+            # from warm-up to the end in tenths of the time: flat, or climbing all along
+            "by_tenth_kb": [run.sampler.at(name, t) for t in tenths],
         }
     return rows
 
@@ -869,7 +885,8 @@ def print_table(
     for name, row in facts["rss"].items():
         print(
             f"RSS {name}: warm-up {row['warm_up_kb']} kB, end {row['end_kb']} kB,"
-            f" peak {row['peak_kb']} kB, growth {row['growth']}"
+            f" peak {row['peak_kb']} kB, growth {row['growth']};"
+            f" by tenths of the time since warm-up: {row['by_tenth_kb']}"
         )
     print(f"job fates: {facts['job_fates']}")
     print(
