@@ -29,8 +29,9 @@ every queued delivery ended: "job done", or skipped for a newer job of its PR), 
 the fake is read: each PR one summary, at most one bot review, no inline comment twice,
 the summary's state at the head of the PR's newest acknowledged delivery. RSS of each
 App process is read from /proc/PID/status every 0.2 s: warm-up is when the
-`--warm-up`th delivery was answered, end is after the drain. The client process also
-reads every process's CPU time around each round (who had the cores while sending).
+`--warm-up`th delivery was answered (a worker's, a tenth of the way from then to the
+end: it loads what reviews need at its first ones), end is after the drain. The client
+process also reads every process's CPU time around each round (who had the cores while sending).
 The App's PyGithub keeps its pacing (1 s between one installation's writes; one
 installation here), so the drain is slow; it is timed on its own. `--profile` runs
 replica A under cProfile (its main thread: the event loop that answers).
@@ -720,14 +721,18 @@ def expected_heads(run: Run) -> dict[int, str]:
 
 
 def rss_rows(run: Run, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each App process's RSS at warm-up (the `--warm-up`th answer), at the end, at peak."""
+    """Each App process's RSS at warm-up (the `--warm-up`th answer; for a worker, a
+    tenth of the time from then to the end), at the end, at peak, and by tenths."""
     ends = sorted(s.end_ns for s in run.sent if s.status.isdigit())
     warm_ns = ends[min(run.args.warm_up, len(ends)) - 1]
     rows = {}
     last_ns = max((t for t, _, _ in run.sampler.samples), default=warm_ns)
     tenths = [warm_ns + (last_ns - warm_ns) * n // 10 for n in range(11)]
     for name in run.apps:
-        warm, end = run.sampler.at(name, warm_ns), result["rss_end"][name]
+        # A worker loads what a review needs at its first reviews, after the web
+        # processes' warm-up: its baseline is a tenth of the way to the end.
+        warm_at = tenths[1] if name.startswith("W") else warm_ns
+        warm, end = run.sampler.at(name, warm_at), result["rss_end"][name]
         growth = (end - warm) / warm if warm and end else None
         rows[name] = {
             "warm_up_kb": warm,
