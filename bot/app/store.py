@@ -15,8 +15,8 @@ its own backend:
 - `claim`: move the oldest job into a leased claim instead of deleting it; a
   claim whose lease runs out (its process died) goes back to the queue's front;
   `claim_current` first drops jobs a newer job of their PR superseded, in the
-  same step (a burst of pushes leaves mostly those, and each would otherwise
-  cost its worker three round trips);
+  same step (jobs released back to the queue after a newer push; each would
+  otherwise cost its worker three round trips);
 - `ack` ends a claim, `release` puts it back on the schedule to run later;
 - `lock_pull`: a per-pull-request lease, so two workers, in any process, never
   review one pull request at once.
