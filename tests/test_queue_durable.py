@@ -224,8 +224,11 @@ def test_the_pull_request_lock_keeps_two_reviews_of_one_pr_apart(stores: StoreFa
 
 def test_a_job_of_a_dead_process_runs_once_its_lease_ends(stores: StoreFactory) -> None:
     dead = stores()
-    dead.submit("orphan", "octo/repo#1#0", "tok", encode_job(job("orphan"), "tok"), 100)
-    assert dead.claim(lease=0.3) is not None  # taken by a process that is then killed
+    dead.submit_many(
+        [NewJob("orphan", "octo/repo#1#0", "tok", encode_job(job("orphan"), "tok"))], 100
+    )
+    # taken by a process that is then killed
+    assert dead.claim_current(lease=0.3, skip=0)[0] is not None
     runner = Recorder()
     alive = queue(stores(), runner, lease_seconds=0.3)
     assert alive.join(10)
@@ -372,9 +375,10 @@ def test_a_job_whose_process_keeps_dying_is_dropped_after_max_attempts(
     stores: StoreFactory,
 ) -> None:
     store = stores()
-    store.submit("poison", "octo/repo#1#0", "tok", encode_job(job("poison"), "tok"), 100)
+    poison = NewJob("poison", "octo/repo#1#0", "tok", encode_job(job("poison"), "tok"))
+    store.submit_many([poison], 100)
     for _ in range(2):  # two processes die running it
-        assert store.claim(lease=0.05) is not None
+        assert store.claim_current(lease=0.05, skip=0)[0] is not None
         time.sleep(0.1)
         assert store.recover() == 1
     runner = Recorder()

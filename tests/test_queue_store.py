@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.store import JobStore, NewJob, RedisJobStore, SqliteJobStore
+from bot.app.store import Claim, JobStore, NewJob, RedisJobStore, SqliteJobStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -24,17 +24,32 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
     made.close()
 
 
-def submit(store: JobStore, delivery: str, key: str = "o/r#1#0", limit: int = 100) -> str:
-    return store.submit(delivery, key, "token-" + delivery, f"job {delivery}".encode(), limit)
+def submit(
+    store: JobStore,
+    delivery: str,
+    key: str = "o/r#1#0",
+    limit: int = 100,
+    *,
+    token: str | None = None,
+    data: bytes | None = None,
+) -> str:
+    """One job, submitted alone: its answer."""
+    job = NewJob(delivery, key, token or "token-" + delivery, data or f"job {delivery}".encode())
+    return store.submit_many([job], limit)[0][0]
+
+
+def claim_one(store: JobStore, lease: float) -> Claim | None:
+    """The oldest job claimed as it is (no superseded job dropped on the way)."""
+    return store.claim_current(lease, skip=0)[0]
 
 
 def test_a_job_is_claimed_once_and_gone_after_its_ack(store: JobStore) -> None:
     assert submit(store, "d1") == "queued"
     assert store.pending() == 1
-    claim = store.claim(lease=30)
+    claim = claim_one(store, lease=30)
     assert claim is not None and claim.data == b"job d1"
     assert store.pending() == 0 and store.claimed() == 1
-    assert store.claim(lease=30) is None
+    assert claim_one(store, lease=30) is None
     store.ack(claim.id)
     assert store.claimed() == 0 and store.pending() == 0
 
@@ -42,14 +57,14 @@ def test_a_job_is_claimed_once_and_gone_after_its_ack(store: JobStore) -> None:
 def test_jobs_come_out_in_the_order_they_went_in(store: JobStore) -> None:
     for n in range(5):
         submit(store, f"d{n}", key=f"o/r#{n}#0")
-    taken = [store.claim(30) for _ in range(5)]
+    taken = [claim_one(store, 30) for _ in range(5)]
     assert [c.data for c in taken if c] == [f"job d{n}".encode() for n in range(5)]
 
 
 def test_a_delivery_id_is_queued_once(store: JobStore) -> None:
     assert submit(store, "same") == "queued"
     assert submit(store, "same") == "duplicate"
-    claim = store.claim(30)
+    claim = claim_one(store, 30)
     assert claim is not None
     store.ack(claim.id)
     assert submit(store, "same") == "duplicate"  # remembered after it ran, too
@@ -60,7 +75,7 @@ def test_a_full_queue_refuses_and_forgets_the_delivery(store: JobStore) -> None:
     assert submit(store, "a", key="o/r#1#0", limit=2) == "queued"
     assert submit(store, "b", key="o/r#2#0", limit=2) == "queued"
     assert submit(store, "c", key="o/r#3#0", limit=2) == "full"
-    claim = store.claim(30)
+    claim = claim_one(store, 30)
     assert claim is not None
     store.ack(claim.id)
     assert submit(store, "c", key="o/r#3#0", limit=2) == "queued"  # a redelivery, later
@@ -72,7 +87,7 @@ def test_a_push_replaces_its_pull_requests_job_still_waiting(store: JobStore) ->
         ("queued", b"job a1")  # its bytes: the queue logs which delivery ended here
     ]
     assert store.pending() == 1 and store.newest("o/r#1#0") == "t2"
-    claim = store.claim(30)
+    claim = claim_one(store, 30)
     assert claim is not None and claim.data == b"job a2"
     # a running job is not replaced: the new one waits beside it
     assert store.submit_many([NewJob("a3", "o/r#1#0", "t3", b"job a3")], 10) == [("queued", None)]
@@ -114,7 +129,7 @@ def test_a_batch_is_submitted_in_order_as_one_by_one_would_be(store: JobStore) -
         ("full", None),
     ]
     assert store.newest("o/r#1#0") == "t-b" and store.newest("o/r#3#0") is None
-    taken = [store.claim(30) for _ in range(4)]
+    taken = [claim_one(store, 30) for _ in range(4)]
     assert [c.data for c in taken if c] == [b"job stored", b"job b", b"job c"]
     # the refused delivery was not remembered: its redelivery is taken once there is room
     assert store.submit_many([NewJob("d", "o/r#3#0", "t-d", b"job d")], limit=3) == [
@@ -129,9 +144,9 @@ def test_an_empty_batch_changes_nothing(store: JobStore) -> None:
 
 def test_the_newest_token_per_pull_request_is_kept(store: JobStore) -> None:
     assert store.newest("o/r#1#0") is None
-    store.submit("d1", "o/r#1#0", "first", b"1", 100)
-    store.submit("d2", "o/r#1#0", "second", b"2", 100)
-    store.submit("d3", "o/r#2#0", "other", b"3", 100)
+    submit(store, "d1", "o/r#1#0", token="first", data=b"1")
+    submit(store, "d2", "o/r#1#0", token="second", data=b"2")
+    submit(store, "d3", "o/r#2#0", token="other", data=b"3")
     assert store.newest("o/r#1#0") == "second"
     assert store.newest("o/r#2#0") == "other"
 
@@ -139,12 +154,12 @@ def test_the_newest_token_per_pull_request_is_kept(store: JobStore) -> None:
 def test_an_expired_claim_goes_back_to_the_front(store: JobStore) -> None:
     submit(store, "crashed")
     submit(store, "later", key="o/r#2#0")
-    claim = store.claim(lease=0.2)  # a process takes it, then dies without an ack
+    claim = claim_one(store, lease=0.2)  # a process takes it, then dies without an ack
     assert claim is not None and claim.data == b"job crashed"
     assert store.recover() == 0  # not yet: the lease still runs
     time.sleep(0.35)
     assert store.recover() == 1
-    again = store.claim(30)
+    again = claim_one(store, 30)
     assert again is not None and again.data == b"job crashed"  # before "later"
     store.ack(claim.id)  # the dead process's ack, had it come, no longer matters
     assert store.claimed() == 1
@@ -152,7 +167,7 @@ def test_an_expired_claim_goes_back_to_the_front(store: JobStore) -> None:
 
 def test_a_renewed_claim_is_not_recovered(store: JobStore) -> None:
     submit(store, "long review")
-    claim = store.claim(lease=0.3)
+    claim = claim_one(store, lease=0.3)
     assert claim is not None
     for _ in range(4):
         time.sleep(0.15)
@@ -163,15 +178,15 @@ def test_a_renewed_claim_is_not_recovered(store: JobStore) -> None:
 
 def test_a_released_job_runs_again_after_its_delay(store: JobStore) -> None:
     submit(store, "rate limited")
-    claim = store.claim(30)
+    claim = claim_one(store, 30)
     assert claim is not None
     store.release(claim.id, delay=0.3)
     assert store.claimed() == 0 and store.pending() == 1  # waiting on the schedule
     assert store.promote() == 0
-    assert store.claim(30) is None
+    assert claim_one(store, 30) is None
     time.sleep(0.4)
     assert store.promote() == 1
-    again = store.claim(30)
+    again = claim_one(store, 30)
     assert again is not None and again.data == b"job rate limited"
 
 
@@ -203,7 +218,7 @@ def test_concurrent_claims_never_take_one_job_twice(store: JobStore) -> None:
     lock = threading.Lock()
 
     def drain() -> None:
-        while (claim := store.claim(30)) is not None:
+        while (claim := claim_one(store, 30)) is not None:
             with lock:
                 taken.append(claim.data)
 
@@ -218,32 +233,32 @@ def test_concurrent_claims_never_take_one_job_twice(store: JobStore) -> None:
 def test_the_sqlite_queue_survives_the_process(tmp_path: Path) -> None:
     path = str(tmp_path / "queue.db")
     first = SqliteJobStore(path)
-    first.submit("d1", "o/r#1#0", "t", b"kept", 100)
-    taken = first.claim(lease=0.1)
+    submit(first, "d1", "o/r#1#0", token="t", data=b"kept")
+    taken = claim_one(first, lease=0.1)
     first.close()
     del first  # the process is gone, with its job claimed and never acked
     second = SqliteJobStore(path)
-    second.submit("d2", "o/r#2#0", "t2", b"also kept", 100)
-    assert second.submit("d1", "o/r#1#0", "t", b"kept", 100) == "duplicate"
+    submit(second, "d2", "o/r#2#0", token="t2", data=b"also kept")
+    assert submit(second, "d1", "o/r#1#0", token="t", data=b"kept") == "duplicate"
     assert taken is not None
     time.sleep(0.15)
     assert second.recover() == 1
-    first_out = second.claim(30)
+    first_out = claim_one(second, 30)
     assert first_out is not None and first_out.data == b"kept"
 
 
 def test_a_claim_counts_the_processes_that_died_holding_it(store: JobStore) -> None:
     submit(store, "poison")
     for died in range(3):
-        claim = store.claim(lease=0.05)
+        claim = claim_one(store, lease=0.05)
         assert claim is not None and claim.attempts == died
         time.sleep(0.1)  # its process died: no ack, no renewal
         assert store.recover() == 1
-    claim = store.claim(30)
+    claim = claim_one(store, 30)
     assert claim is not None and claim.attempts == 3
     store.ack(claim.id)
     submit(store, "fresh", key="o/r#2#0")  # an acked job's count does not linger
-    fresh = store.claim(30)
+    fresh = claim_one(store, 30)
     assert fresh is not None and fresh.attempts == 0
 
 
@@ -276,11 +291,11 @@ def _superseded_behind(store: JobStore) -> None:
     """The queue: b1, then a1 (superseded), then a2 (current). Pushes replace waiting
     jobs, so a superseded job is back in the queue only when its claim was released:
     a1 and a2 were both running (a1's worker slow) and went back at a shutdown."""
-    store.submit("a1", "o/r#1#0", "t1", b"job a1", 100)
-    first = store.claim(30)
-    store.submit("a2", "o/r#1#0", "t2", b"job a2", 100)
-    second = store.claim(30)
-    store.submit("b1", "o/r#2#0", "tb", b"job b1", 100)
+    submit(store, "a1", "o/r#1#0", token="t1", data=b"job a1")
+    first = claim_one(store, 30)
+    submit(store, "a2", "o/r#1#0", token="t2", data=b"job a2")
+    second = claim_one(store, 30)
+    submit(store, "b1", "o/r#2#0", token="tb", data=b"job b1")
     assert first is not None and second is not None
     store.release(first.id, 0.0)
     store.release(second.id, 0.0)
@@ -300,16 +315,16 @@ def test_a_claim_drops_superseded_jobs_on_its_way(store: JobStore) -> None:
 
 def test_a_claim_drops_no_more_than_its_limit(store: JobStore) -> None:
     _superseded_behind(store)
-    store.claim(30)  # b1
+    claim_one(store, 30)  # b1
     claim, skipped = store.claim_current(30, skip=0)
     assert claim is not None and claim.data == b"job a1" and skipped == []  # as it is
 
 
 def test_a_claim_of_only_superseded_jobs_returns_them_and_no_claim(store: JobStore) -> None:
-    store.submit("a1", "o/r#1#0", "old", b"job a1", 100)
-    first = store.claim(30)
-    store.submit("a2", "o/r#1#0", "new", b"job a2", 100)
-    second = store.claim(30)
+    submit(store, "a1", "o/r#1#0", token="old", data=b"job a1")
+    first = claim_one(store, 30)
+    submit(store, "a2", "o/r#1#0", token="new", data=b"job a2")
+    second = claim_one(store, 30)
     assert first is not None and second is not None and second.data == b"job a2"
     store.release(first.id, 0.0)  # the older job comes back (its worker stopped)
     store.promote()
@@ -318,8 +333,8 @@ def test_a_claim_of_only_superseded_jobs_returns_them_and_no_claim(store: JobSto
 
 
 def test_a_released_job_keeps_its_bytes_and_its_place_as_newest(store: JobStore) -> None:
-    store.submit("a1", "o/r#1#0", "t1", b"job a1", 100)
-    claim = store.claim(30)
+    submit(store, "a1", "o/r#1#0", token="t1", data=b"job a1")
+    claim = claim_one(store, 30)
     assert claim is not None
     store.release(claim.id, 0.0)
     store.promote()

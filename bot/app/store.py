@@ -7,14 +7,14 @@ so a process killed mid-review loses it (coleifer/huey#559, #844). A webhook
 answered 202 must still be reviewed, so each store adds, as one atomic step in
 its own backend:
 
-- `submit`: remember the delivery id (a redelivery is a duplicate), record the
-  job's token as the newest for its pull request, and enqueue it in place of
-  that PR's job still waiting, if one is (a burst of pushes keeps one job per PR,
-  and the limit on waiting jobs counts pull requests, not pushes); `submit_many`
-  does a batch in one transaction (one fsync) or one Redis round trip;
-- `claim`: move the oldest job into a leased claim instead of deleting it; a
-  claim whose lease runs out (its process died) goes back to the queue's front;
-  `claim_current` first drops jobs a newer job of their PR superseded, in the
+- `submit_many`: for each job, remember the delivery id (a redelivery is a
+  duplicate), record the job's token as the newest for its pull request, and
+  enqueue it in place of that PR's job still waiting, if one is (a burst of pushes
+  keeps one job per PR, and the limit on waiting jobs counts pull requests, not
+  pushes); a batch is one transaction (one fsync) or one Redis round trip;
+- `claim_current`: move the oldest job into a leased claim instead of deleting
+  it; a claim whose lease runs out (its process died) goes back to the queue's
+  front. Jobs a newer job of their PR superseded are dropped on the way, in the
   same step (jobs released back to the queue after a newer push; each would
   otherwise cost its worker three round trips);
 - `ack` ends a claim, `release` puts it back on the schedule to run later;
@@ -92,9 +92,7 @@ def _claim_of(claim_id: str, stored: bytes, attempts: int) -> Claim:
 class JobStore(Protocol):
     """What the durable queue needs of a backend (SQLite or Redis)."""
 
-    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit: ...
     def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]: ...
-    def claim(self, lease: float) -> Claim | None: ...
     def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]: ...
     def ack(self, claim_id: str) -> None: ...
     def release(self, claim_id: str, delay: float) -> None: ...
@@ -158,11 +156,8 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         super().__init__(name=name, filename=filename, fsync=True, strict_fifo=True)
         self._pruned = 0.0
 
-    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
-        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0][0]
-
     def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]:
-        """Each job as `submit` would, in order, in one transaction: one fsync."""
+        """Each job in order, in one transaction: one fsync."""
         now = time.time()
         answers: list[Stored] = []
         with self.db(commit=True) as curs:
@@ -226,9 +221,6 @@ class SqliteJobStore(SqliteStorage):  # type: ignore[misc]  # huey is untyped
         )
         row = curs.fetchone()
         return None if row is None else bytes(row[0])
-
-    def claim(self, lease: float) -> Claim | None:
-        return self.claim_current(lease, skip=0)[0]
 
     def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]:
         """The oldest job whose token is still its PR's newest, claimed; on the way,
@@ -514,12 +506,9 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
     def _key(self, kind: str, name: str) -> str:
         return f"{self._prefix}.{kind}:{name}"
 
-    def submit(self, delivery: str, key: str, token: str, data: bytes, limit: int) -> Submit:
-        return self.submit_many([NewJob(delivery, key, token, data)], limit)[0][0]
-
     def submit_many(self, jobs: Sequence[NewJob], limit: int) -> list[Stored]:
         """Each job's script, in order, pipelined: one round trip for the batch (each
-        script is atomic on its own, as with `submit`)."""
+        script is atomic on its own)."""
         if not jobs:
             return []
         try:
@@ -548,9 +537,6 @@ class RedisJobStore(RedisStorage):  # type: ignore[misc]  # huey is untyped
                 self._submit.sha, len(keys), *keys, job.token, _envelope(job), limit, _SEEN_SECONDS
             )
         return list(pipe.execute())
-
-    def claim(self, lease: float) -> Claim | None:
-        return self.claim_current(lease, skip=0)[0]
 
     def claim_current(self, lease: float, skip: int) -> tuple[Claim | None, list[bytes]]:
         keys = [self.queue_key, self._claims, self._leases, self._sequence, self._attempts]
