@@ -120,24 +120,28 @@ def decode_job(data: bytes) -> tuple[Job, str]:
     return job, str(raw["token"])
 
 
+def _readable(data: bytes) -> tuple[Job, str] | None:
+    """`decode_job`, or None for bytes that are not a job (never an exception)."""
+    try:
+        return decode_job(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _log_superseded(data: bytes) -> None:
     """The line a job dropped by its claim ends with (its delivery's last word)."""
-    try:
-        job, _ = decode_job(data)
-    except (ValueError, KeyError, TypeError):
+    decoded = _readable(data)
+    if decoded is None:
         log.error("dropped an unreadable superseded job")
         return
-    log.info(SUPERSEDED, extra=job.log_fields())
+    log.info(SUPERSEDED, extra=decoded[0].log_fields())
 
 
 def _log_replaced(job: Job, replaced: bytes) -> None:
-    try:
-        older, _ = decode_job(replaced)
-    except (ValueError, KeyError, TypeError):
-        older = None
+    older = _readable(replaced)
     log.info(
         REPLACED,
-        extra={**job.log_fields(), "replaced_delivery": older and older.delivery_id},
+        extra={**job.log_fields(), "replaced_delivery": older and older[0].delivery_id},
     )
 
 
@@ -368,12 +372,12 @@ class DurableQueue:
             claim = self._next()
             if claim is None:
                 return
-            try:
-                job, token = decode_job(claim.data)
-            except (ValueError, KeyError, TypeError):
+            decoded = _readable(claim.data)
+            if decoded is None:
                 log.error("dropped an unreadable job", extra={"claim": claim.id})
                 self._store.ack(claim.id)
                 continue
+            job, token = decoded
             key = job.key_text
             if claim.attempts >= self._max_attempts:
                 # Its process died every time it ran (out of memory, say): one more
