@@ -87,6 +87,17 @@ def _answer_validators(app: FastAPI, path: str, method: str) -> dict[int, Draft2
     }
 
 
+def _opened_pull_request(number: int, installation: int) -> dict[str, Any]:
+    """The least `pull_request` "opened" payload the App reviews."""
+    return {
+        "action": "opened",
+        "number": number,
+        "pull_request": {"number": number, "head": {"sha": "a" * 40}, "state": "open"},
+        "repository": {"full_name": "acme/shop"},
+        "installation": {"id": installation},
+    }
+
+
 def _delivery_id() -> str:
     return f"fuzz-{next(_DELIVERIES)}"
 
@@ -186,13 +197,7 @@ def test_every_documented_answer_is_given_and_matches_its_schema(pem: str) -> No
     health = _answer_validators(app, "/healthz", "get")
     ready = _answer_validators(app, "/readyz", "get")
     seen: dict[str, set[int]] = {"webhook": set(), "healthz": set(), "readyz": set()}
-    pull_request = {
-        "action": "opened",
-        "number": 7,
-        "pull_request": {"number": 7, "head": {"sha": "a" * 40}, "state": "open"},
-        "repository": {"full_name": "acme/shop"},
-        "installation": {"id": 3},
-    }
+    pull_request = _opened_pull_request(number=7, installation=3)
 
     def deliver(event: str, body: bytes, *, signed: bool = True) -> None:
         headers = _headers(event, body, _delivery_id())
@@ -667,14 +672,7 @@ def test_json_that_only_the_standard_parser_takes_is_still_accepted(
 ) -> None:
     """The fast parser falls back to json: what the App accepts did not change with it."""
     app, queue = fuzz_app
-    payload = {
-        "action": "opened",
-        "number": 3,
-        "pull_request": {"number": 3, "head": {"sha": "a" * 40}, "state": "open"},
-        "repository": {"full_name": "acme/shop"},
-        "installation": {"id": 7},
-        "sender": {"type": "User"},
-    }
+    payload = _opened_pull_request(number=3, installation=7) | {"sender": {"type": "User"}}
     body = json.dumps(payload).encode()[:-1] + b", " + extra + b"}"
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(body)  # the case is real: the fast parser alone would refuse it

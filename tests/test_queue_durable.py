@@ -92,6 +92,13 @@ class Recorder:
                 self.superseded_at_end.append(job.delivery_id)
 
 
+@dataclass
+class RetryOutcome:
+    """What a runner returns to ask for another run `retry_in` seconds later."""
+
+    retry_in: float | None
+
+
 def queue(store: JobStore, runner: Recorder, workers: int = 2, **options: float) -> DurableQueue:
     return DurableQueue(store, runner, workers, poll_seconds=0.02, **options).start()  # type: ignore[arg-type]
 
@@ -250,13 +257,9 @@ def test_a_runner_asking_to_retry_runs_again_later(stores: StoreFactory) -> None
     outcomes = iter([0.3, None])
     ran: list[float] = []
 
-    @dataclass
-    class Outcome:
-        retry_in: float | None
-
-    def runner(job: Job) -> Outcome:
+    def runner(job: Job) -> RetryOutcome:
         ran.append(time.monotonic())
-        return Outcome(next(outcomes))
+        return RetryOutcome(next(outcomes))
 
     jobs = DurableQueue(stores(), runner, 1, poll_seconds=0.02, backoff_seconds=0.1).start()
     jobs.submit(job("limited"))
@@ -273,13 +276,9 @@ def test_retries_back_off_and_end(stores: StoreFactory) -> None:
     long each time, and is dropped after `max_retries` more runs."""
     ran: list[float] = []
 
-    @dataclass
-    class Outcome:
-        retry_in: float | None
-
-    def runner(job: Job) -> Outcome:
+    def runner(job: Job) -> RetryOutcome:
         ran.append(time.monotonic())
-        return Outcome(0.0)
+        return RetryOutcome(0.0)
 
     store = stores()
     jobs = DurableQueue(
