@@ -211,6 +211,12 @@ class RssSampler(threading.Thread):
         return max((kb for _, n, kb in self.samples if n == name), default=None)
 
 
+def _round_and_pull(delivery_id: str) -> tuple[int, str] | None:
+    """(round, PR) of a delivery id the soak made ("MODE-rROUND-prN"); None otherwise."""
+    found = re.search(r"-r(\d+)-pr(\d+)$", delivery_id)
+    return None if found is None else (int(found[1]), found[2])
+
+
 @dataclass
 class Logs:
     """The Apps' JSON log files, read as they grow: each delivery's messages."""
@@ -254,12 +260,12 @@ class Logs:
         ended = {d for d, seen in self.by_delivery.items() if seen[DONE] + seen[NEWER]}
         last_ended: dict[str, int] = {}  # PR -> the latest round with a job that ended
         for d in ended:
-            if found := re.search(r"-r(\d+)-pr(\d+)$", d):
-                last_ended[found[2]] = max(last_ended.get(found[2], -1), int(found[1]))
+            if (at := _round_and_pull(d)) is not None:
+                last_ended[at[1]] = max(last_ended.get(at[1], -1), at[0])
 
         def replaced_later(d: str) -> bool:
-            found = re.search(r"-r(\d+)-pr(\d+)$", d)
-            return found is not None and last_ended.get(found[2], -1) > int(found[1])
+            at = _round_and_pull(d)
+            return at is not None and last_ended.get(at[1], -1) > at[0]
 
         return [
             d
